@@ -1,0 +1,172 @@
+// api.go is the one place that talks HTTP to the Kubernetes API: it builds URLs, sends
+// requests through the kubectl proxy, and turns every non-2xx answer into an *apiError.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// requestTimeout bounds every request except a watch, whose body is read for minutes.
+const requestTimeout = 30 * time.Second
+
+// apiClient sends requests to the Kubernetes API at base (the proxy's address).
+type apiClient struct {
+	base *url.URL
+	http *http.Client
+}
+
+// newAPIClient returns a client for the API served at base, e.g. http://127.0.0.1:8001.
+func newAPIClient(base string) (*apiClient, error) {
+	u, err := url.Parse(strings.TrimRight(base, "/"))
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("api url %q: want scheme://host[:port]", base)
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // the API is reached directly: it is the proxy
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: requestTimeout,
+	}
+	// No http.Client.Timeout: it would cut watch bodies; contexts bound each request.
+	return &apiClient{base: u, http: &http.Client{Transport: transport}}, nil
+}
+
+// apiError is a non-2xx answer: the HTTP code and, when the body was a Status, its reason
+// and message; otherwise the start of the plain-text body the proxy sent.
+type apiError struct {
+	Code    int
+	Reason  string
+	Message string
+}
+
+func (e *apiError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("%d %s: %s", e.Code, e.Reason, e.Message)
+	}
+	return fmt.Sprintf("%d %s: %s", e.Code, http.StatusText(e.Code), e.Message)
+}
+
+// status is the API's Status object, the body of errors and of watch ERROR events.
+type status struct {
+	Kind    string `json:"kind"`
+	Code    int    `json:"code"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// errorCode is the HTTP code of err if it is an *apiError, else 0.
+func errorCode(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return 0
+}
+
+// isTransient reports whether retrying may help: the proxy or API was unreachable, timed
+// out, was overloaded, or failed with a 5xx. A 4xx other than 429 is a final answer.
+func isTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	code := errorCode(err)
+	return code == 0 || code == http.StatusTooManyRequests || code >= 500
+}
+
+// url builds the address of path with query on the API.
+func (c *apiClient) url(path string, query url.Values) string {
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawQuery = query.Encode()
+	return u.String()
+}
+
+// send performs one request and returns the response when its code is 2xx; otherwise it
+// closes the body and returns an *apiError.
+func (c *apiClient) send(ctx context.Context, method, path string, query url.Values, contentType string, body any) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s body: %w", method, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path, query), rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, readAPIError(resp)
+	}
+	return resp, nil
+}
+
+// readAPIError decodes a failed response: a JSON Status from the API, or the plain text
+// that kubectl proxy sends for its own errors.
+func readAPIError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var st status
+	if json.Unmarshal(b, &st) == nil && st.Kind == "Status" {
+		return &apiError{Code: resp.StatusCode, Reason: st.Reason, Message: st.Message}
+	}
+	msg := strings.TrimSpace(string(b))
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	return &apiError{Code: resp.StatusCode, Message: msg}
+}
+
+// call sends a request bounded by requestTimeout and decodes a 2xx JSON answer into out
+// (if out is not nil).
+func (c *apiClient) call(ctx context.Context, method, path string, query url.Values, contentType string, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.send(ctx, method, path, query, contentType, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// get decodes the JSON at path into out.
+func (c *apiClient) get(ctx context.Context, path string, query url.Values, out any) error {
+	return c.call(ctx, http.MethodGet, path, query, "", nil, out)
+}
+
+// stream opens a long-lived GET (a watch) and returns its body for the caller to close.
+func (c *apiClient) stream(ctx context.Context, path string, query url.Values) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, http.MethodGet, path, query, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}

@@ -1,0 +1,656 @@
+// fakeapi_test.go is a small fake of the Kubernetes API for unit tests: it serves
+// ConfigMap lists and chunked watch streams with resourceVersions, history and expiry like
+// a real apiserver, pod lists by label selector, DELETE with uid preconditions, and
+// merge-patches; and it misbehaves on demand (scripted watch streams, refused
+// connections, plain-text errors, slow deletes). Tests wait on its state, never on time.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// waitTimeout bounds every wait on an observable event in unit tests.
+const waitTimeout = 10 * time.Second
+
+// fakeMeta is the metadata the fake keeps; it has labels, which cuscon does not read.
+type fakeMeta struct {
+	Name              string            `json:"name"`
+	Namespace         string            `json:"namespace"`
+	UID               string            `json:"uid"`
+	ResourceVersion   string            `json:"resourceVersion"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	Annotations       map[string]string `json:"annotations,omitempty"`
+	DeletionTimestamp string            `json:"deletionTimestamp,omitempty"`
+	OwnerReferences   []map[string]any  `json:"ownerReferences,omitempty"`
+}
+
+// fakeConfigMap is a stored ConfigMap.
+type fakeConfigMap struct {
+	Kind       string            `json:"kind"`
+	Metadata   fakeMeta          `json:"metadata"`
+	Data       map[string]string `json:"data,omitempty"`
+	BinaryData map[string]string `json:"binaryData,omitempty"`
+}
+
+// fakePod is a stored Pod.
+type fakePod struct {
+	Kind     string   `json:"kind"`
+	Metadata fakeMeta `json:"metadata"`
+	Status   struct {
+		Phase string `json:"phase"`
+	} `json:"status"`
+}
+
+// fakeEvent is one entry of the ConfigMap history that watches replay.
+type fakeEvent struct {
+	rv   int
+	line []byte
+}
+
+// watchScript serves one watch request in place of the fake's normal behaviour; it
+// writes the status line itself.
+type watchScript func(w http.ResponseWriter, r *http.Request)
+
+// streamStart answers a watch with 200 and flushes, as the apiserver does at once.
+func streamStart(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusOK)
+	w.(http.Flusher).Flush()
+}
+
+// fakeAPI is the fake server. All fields below mu are guarded by it.
+type fakeAPI struct {
+	t    *testing.T
+	ns   string
+	addr string
+	srv  *http.Server
+
+	mu         sync.Mutex
+	notify     chan struct{} // closed and replaced on every state change
+	rv         int
+	compacted  int // watches from a resourceVersion below this get a 410 ERROR event
+	configMaps map[string]*fakeConfigMap
+	pods       map[string]*fakePod
+	history    []fakeEvent
+	subs       map[chan []byte]bool
+	scripts    []watchScript
+	lists      int      // ConfigMap list requests served
+	watches    []string // resourceVersion of each watch request, in order
+	deleted    []string // pods deleted, in order
+	deleteReqs []string // every pod DELETE request, whatever its answer
+	patches    int
+	podLists   []string       // labelSelector of each pod list, decoded
+	failDelete map[string]int // pod name -> plain-text 500 answers still to give
+	failLists  int            // pod lists still to answer with a plain-text 503
+	deleteGate chan struct{}  // if set, DELETEs wait for it to close
+	uidSeq     int
+}
+
+// newFakeAPI starts a fake API serving namespace ns on a loopback port.
+func newFakeAPI(t *testing.T, ns string) *fakeAPI {
+	t.Helper()
+	f := &fakeAPI{
+		t: t, ns: ns, notify: make(chan struct{}), rv: 100,
+		configMaps: map[string]*fakeConfigMap{}, pods: map[string]*fakePod{},
+		subs: map[chan []byte]bool{}, failDelete: map[string]int{},
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f.addr = l.Addr().String()
+	f.serve(l)
+	t.Cleanup(f.stop)
+	return f
+}
+
+// url is the fake's base URL, as cuscon's --api-url.
+func (f *fakeAPI) url() string { return "http://" + f.addr }
+
+func (f *fakeAPI) serve(l net.Listener) {
+	srv := &http.Server{Handler: http.HandlerFunc(f.handle)}
+	f.srv = srv
+	go func() { _ = srv.Serve(l) }()
+}
+
+// stop closes the listener and every connection: the proxy is down, connections are refused.
+func (f *fakeAPI) stop() {
+	_ = f.srv.Close()
+	f.mu.Lock()
+	for ch := range f.subs {
+		close(ch)
+		delete(f.subs, ch)
+	}
+	f.mu.Unlock()
+}
+
+// restart listens again on the same address.
+func (f *fakeAPI) restart() {
+	l, err := net.Listen("tcp", f.addr)
+	require.NoError(f.t, err)
+	f.serve(l)
+}
+
+// changedLocked wakes every waiter; mu must be held.
+func (f *fakeAPI) changedLocked() {
+	close(f.notify)
+	f.notify = make(chan struct{})
+}
+
+// waitUntil blocks until cond (called with mu held) is true, failing the test after waitTimeout.
+func (f *fakeAPI) waitUntil(what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for {
+		f.mu.Lock()
+		ok, ch := cond(), f.notify
+		f.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			f.t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+// snapshot runs fn with mu held, for assertions on the fake's state.
+func (f *fakeAPI) snapshot(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+}
+
+// --- objects ---
+
+// putConfigMap creates or replaces a ConfigMap and sends ADDED or MODIFIED to watches.
+func (f *fakeAPI) putConfigMap(name string, annotations, data map[string]string) {
+	f.updateConfigMap(name, func(cm *fakeConfigMap) {
+		cm.Metadata.Annotations = annotations
+		cm.Data = data
+	})
+}
+
+// updateConfigMap applies edit to a ConfigMap (creating it if needed) and emits the event.
+func (f *fakeAPI) updateConfigMap(name string, edit func(*fakeConfigMap)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cm, ok := f.configMaps[name]
+	typ := "MODIFIED"
+	if !ok {
+		f.uidSeq++
+		cm = &fakeConfigMap{Kind: "ConfigMap", Metadata: fakeMeta{Name: name, Namespace: f.ns, UID: fmt.Sprintf("cm-uid-%d", f.uidSeq)}}
+		f.configMaps[name] = cm
+		typ = "ADDED"
+	}
+	edit(cm)
+	f.emitLocked(typ, cm)
+}
+
+// deleteConfigMap removes a ConfigMap and sends DELETED.
+func (f *fakeAPI) deleteConfigMap(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cm := f.configMaps[name]
+	delete(f.configMaps, name)
+	f.emitLocked("DELETED", cm)
+}
+
+// emitLocked gives obj the next resourceVersion, appends the event to history and sends
+// it to open watches.
+func (f *fakeAPI) emitLocked(typ string, cm *fakeConfigMap) {
+	f.rv++
+	cm.Metadata.ResourceVersion = strconv.Itoa(f.rv)
+	line, err := json.Marshal(map[string]any{"type": typ, "object": cm})
+	require.NoError(f.t, err)
+	f.history = append(f.history, fakeEvent{rv: f.rv, line: line})
+	for ch := range f.subs {
+		ch <- line
+	}
+	f.changedLocked()
+}
+
+// addPods creates n running pods named prefix-0.. with labels, owned by a ReplicaSet.
+func (f *fakeAPI) addPods(prefix string, n int, labels map[string]string) {
+	for i := range n {
+		f.addPod(fmt.Sprintf("%s-%d", prefix, i), labels, true)
+	}
+}
+
+// addPod creates one running pod; owned says whether a ReplicaSet controls it.
+func (f *fakeAPI) addPod(name string, labels map[string]string, owned bool) *fakePod {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.uidSeq++
+	p := &fakePod{Kind: "Pod", Metadata: fakeMeta{Name: name, Namespace: f.ns, UID: fmt.Sprintf("pod-uid-%d", f.uidSeq), Labels: labels}}
+	p.Status.Phase = "Running"
+	if owned {
+		p.Metadata.OwnerReferences = []map[string]any{{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "rs-uid", "controller": true}}
+	}
+	f.pods[name] = p
+	return p
+}
+
+// deletedPods returns the pods deleted so far.
+func (f *fakeAPI) deletedPods() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.deleted...)
+}
+
+// waitDeleted waits until the named pods have all been deleted.
+func (f *fakeAPI) waitDeleted(names ...string) {
+	f.t.Helper()
+	f.waitUntil(fmt.Sprintf("pods %v are deleted", names), func() bool {
+		for _, n := range names {
+			if !contains(f.deleted, n) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitWatches waits until n watch requests have been made and returns their resourceVersions.
+func (f *fakeAPI) waitWatches(n int) []string {
+	f.t.Helper()
+	var rvs []string
+	f.waitUntil(fmt.Sprintf("%d watch requests", n), func() bool {
+		rvs = append([]string(nil), f.watches...)
+		return len(f.watches) >= n
+	})
+	return rvs
+}
+
+// script queues fn to serve the next watch request.
+func (f *fakeAPI) script(fn watchScript) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scripts = append(f.scripts, fn)
+}
+
+// endWatches ends every open watch cleanly, as the apiserver does at a watch's timeout.
+func (f *fakeAPI) endWatches() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
+		close(ch)
+		delete(f.subs, ch)
+	}
+}
+
+// compact forgets history: watches from any resourceVersion before now will expire.
+func (f *fakeAPI) compact() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.compacted = f.rv
+	f.history = nil
+}
+
+// --- HTTP ---
+
+var (
+	cmCollection = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/configmaps$`)
+	cmItem       = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/configmaps/([^/]+)$`)
+	podColl      = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods$`)
+	podItem      = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods/([^/]+)$`)
+)
+
+func (f *fakeAPI) handle(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodGet && cmCollection.MatchString(p) && r.URL.Query().Get("watch") == "true":
+		f.serveWatch(w, r)
+	case r.Method == http.MethodGet && cmCollection.MatchString(p):
+		f.serveList(w)
+	case r.Method == http.MethodPatch && cmItem.MatchString(p):
+		f.servePatch(w, r, cmItem.FindStringSubmatch(p)[2])
+	case r.Method == http.MethodGet && podColl.MatchString(p):
+		f.servePodList(w, r)
+	case r.Method == http.MethodDelete && podItem.MatchString(p):
+		f.serveDelete(w, r, podItem.FindStringSubmatch(p)[2])
+	default:
+		writeStatus(w, http.StatusNotFound, "NotFound", "no route for "+r.Method+" "+p)
+	}
+}
+
+// writeStatus answers with a JSON Status, as the apiserver does for errors.
+func writeStatus(w http.ResponseWriter, code int, reason, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": msg, "reason": reason, "code": code})
+}
+
+func (f *fakeAPI) serveList(w http.ResponseWriter) {
+	f.mu.Lock()
+	f.lists++
+	items := make([]*fakeConfigMap, 0, len(f.configMaps))
+	for _, cm := range f.configMaps {
+		items = append(items, cm)
+	}
+	slices.SortFunc(items, func(a, b *fakeConfigMap) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	body, err := json.Marshal(map[string]any{"kind": "ConfigMapList", "metadata": map[string]string{"resourceVersion": strconv.Itoa(f.rv)}, "items": items})
+	f.changedLocked()
+	f.mu.Unlock()
+	require.NoError(f.t, err)
+	_, _ = w.Write(body)
+}
+
+func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request) {
+	flusher := w.(http.Flusher)
+	flush := flusher.Flush
+	rv := r.URL.Query().Get("resourceVersion")
+	from, _ := strconv.Atoi(rv)
+	f.mu.Lock()
+	f.watches = append(f.watches, rv)
+	f.changedLocked()
+	if len(f.scripts) > 0 {
+		script := f.scripts[0]
+		f.scripts = f.scripts[1:]
+		f.mu.Unlock()
+		script(w, r)
+		return
+	}
+	if from < f.compacted {
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version","reason":"Expired","code":410}}`+"\n")
+		return
+	}
+	ch := make(chan []byte, 1024)
+	for _, ev := range f.history {
+		if ev.rv > from {
+			ch <- ev.line
+		}
+	}
+	f.subs[ch] = true
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+	flush()
+	for {
+		select {
+		case line, ok := <-ch:
+			if !ok {
+				return
+			}
+			_, _ = w.Write(append(line, '\n'))
+			flush()
+		case <-r.Context().Done():
+			f.mu.Lock()
+			delete(f.subs, ch)
+			f.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (f *fakeAPI) servePatch(w http.ResponseWriter, r *http.Request, name string) {
+	var patch struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if r.Header.Get("Content-Type") != "application/merge-patch+json" || json.NewDecoder(r.Body).Decode(&patch) != nil {
+		writeStatus(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "bad patch")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cm, ok := f.configMaps[name]
+	if !ok {
+		writeStatus(w, http.StatusNotFound, "NotFound", "configmaps "+name+" not found")
+		return
+	}
+	if cm.Metadata.Annotations == nil {
+		cm.Metadata.Annotations = map[string]string{}
+	}
+	for k, v := range patch.Metadata.Annotations {
+		cm.Metadata.Annotations[k] = v
+	}
+	f.patches++
+	f.emitLocked("MODIFIED", cm)
+	_ = json.NewEncoder(w).Encode(cm)
+}
+
+func (f *fakeAPI) servePodList(w http.ResponseWriter, r *http.Request) {
+	sel := r.URL.Query().Get("labelSelector")
+	reqs, err := parseFakeSelector(sel)
+	f.mu.Lock()
+	f.podLists = append(f.podLists, sel)
+	f.changedLocked()
+	if f.failLists > 0 {
+		f.failLists--
+		f.mu.Unlock()
+		http.Error(w, "Error trying to reach service: 'dial tcp: i/o timeout'", http.StatusServiceUnavailable)
+		return
+	}
+	var items []*fakePod
+	for _, p := range f.pods {
+		if err == nil && matches(reqs, p.Metadata.Labels) {
+			items = append(items, p)
+		}
+	}
+	f.mu.Unlock()
+	slices.SortFunc(items, func(a, b *fakePod) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	if err != nil {
+		writeStatus(w, http.StatusBadRequest, "BadRequest", "unable to parse requirement: "+err.Error())
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"kind": "PodList", "metadata": map[string]string{}, "items": items})
+}
+
+func (f *fakeAPI) serveDelete(w http.ResponseWriter, r *http.Request, name string) {
+	var opts struct {
+		Preconditions struct {
+			UID string `json:"uid"`
+		} `json:"preconditions"`
+	}
+	_ = json.NewDecoder(r.Body).Decode(&opts)
+	f.mu.Lock()
+	f.deleteReqs = append(f.deleteReqs, name)
+	f.changedLocked()
+	gate := f.deleteGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failDelete[name] > 0 {
+		f.failDelete[name]--
+		http.Error(w, "Error trying to reach service: 'dial tcp 10.0.0.1:443: connect: connection refused'", http.StatusInternalServerError)
+		return
+	}
+	p, ok := f.pods[name]
+	switch {
+	case !ok:
+		writeStatus(w, http.StatusNotFound, "NotFound", `pods "`+name+`" not found`)
+	case opts.Preconditions.UID != p.Metadata.UID:
+		writeStatus(w, http.StatusConflict, "Conflict", "Precondition failed: UID in precondition: "+opts.Preconditions.UID+", UID in object meta: "+p.Metadata.UID)
+	default:
+		delete(f.pods, name)
+		f.deleted = append(f.deleted, name)
+		f.changedLocked()
+		_ = json.NewEncoder(w).Encode(p)
+	}
+}
+
+// selectorTerm is one requirement of a label selector: key=value or key in (values).
+type selectorTerm struct {
+	key    string
+	values []string
+}
+
+var (
+	eqTerm = regexp.MustCompile(`^\s*([A-Za-z0-9./_-]+)\s*==?\s*([A-Za-z0-9._-]*)\s*$`)
+	inTerm = regexp.MustCompile(`^\s*([A-Za-z0-9./_-]+)\s+in\s+\(([^)]*)\)\s*$`)
+)
+
+// parseFakeSelector understands the equality and set-based forms the tests use.
+func parseFakeSelector(sel string) ([]selectorTerm, error) {
+	var terms []selectorTerm
+	for _, part := range splitSelector(sel) {
+		if m := eqTerm.FindStringSubmatch(part); m != nil {
+			terms = append(terms, selectorTerm{m[1], []string{m[2]}})
+		} else if m := inTerm.FindStringSubmatch(part); m != nil {
+			var vals []string
+			for _, v := range strings.Split(m[2], ",") {
+				vals = append(vals, strings.TrimSpace(v))
+			}
+			terms = append(terms, selectorTerm{m[1], vals})
+		} else {
+			return nil, errors.New("invalid selector term " + strconv.Quote(part))
+		}
+	}
+	return terms, nil
+}
+
+// splitSelector splits on commas outside parentheses.
+func splitSelector(sel string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, c := range sel {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, sel[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if sel != "" {
+		parts = append(parts, sel[start:])
+	}
+	return parts
+}
+
+func matches(terms []selectorTerm, labels map[string]string) bool {
+	for _, t := range terms {
+		v, ok := labels[t.key]
+		if !ok || !contains(t.values, v) {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// --- logs ---
+
+// logSink collects cuscon's log output and lets a test wait for a line.
+type logSink struct {
+	mu     sync.Mutex
+	buf    strings.Builder
+	notify chan struct{}
+}
+
+func newLogSink() *logSink { return &logSink{notify: make(chan struct{})} }
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf.Write(p)
+	close(s.notify)
+	s.notify = make(chan struct{})
+	return len(p), nil
+}
+
+// String returns everything logged so far.
+func (s *logSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// count returns how many times substr has been logged.
+func (s *logSink) count(substr string) int { return strings.Count(s.String(), substr) }
+
+// waitFor waits until substr has been logged n times.
+func (s *logSink) waitFor(t *testing.T, substr string, n int) {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		got, ch := strings.Count(s.buf.String(), substr), s.notify
+		s.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %d× %q in log:\n%s", n, substr, s.String())
+		}
+	}
+}
+
+// --- running cuscon against the fake ---
+
+// testBackoff keeps retries quick in tests.
+var testBackoff = backoffPolicy{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}
+
+// startCuscon runs the controller against f until the test ends (or stop is called),
+// with cfg changed by edit and the watcher by tune, and returns its log.
+func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*watcher)) (log *logSink, stop func()) {
+	t.Helper()
+	cfg := config{Namespace: f.ns, APIURL: f.url(), Annotation: "magalix.com/podDeleteMatch", State: "annotation",
+		LogFormat: "text", LogLevel: "debug", ShutdownTimeout: 2 * time.Second}
+	if edit != nil {
+		edit(&cfg)
+	}
+	sink := newLogSink()
+	logger, err := newLogger(sink, cfg.LogFormat, -4)
+	require.NoError(t, err)
+	w, err := newWatcher(cfg, logger)
+	require.NoError(t, err)
+	w.backoff = testBackoff
+	w.handler.(*controller).pods.backoff = testBackoff
+	for _, fn := range tune {
+		fn(w)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		w.run(ctx)
+		close(done)
+	}()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("cuscon log:\n%s", sink.String())
+		}
+	})
+	return sink, stop
+}

@@ -1,0 +1,220 @@
+// watch.go lists the ConfigMaps of a namespace, then watches them from the list's
+// resourceVersion, and hands every ConfigMap it learns of to a handler. It survives a
+// proxy that is down, streams that end or break, and an expired resourceVersion (relist).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// watchEvent is one object of a watch stream.
+type watchEvent struct {
+	Type   string      `json:"type"`
+	Object watchObject `json:"object"`
+}
+
+// watchObject is what an event carries: a ConfigMap (ADDED, MODIFIED, DELETED), just
+// metadata.resourceVersion (BOOKMARK), or a Status (ERROR). One struct decodes all three.
+type watchObject struct {
+	configMap
+	Kind    string `json:"kind"`
+	Code    int    `json:"code"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// handler is told what the watcher learns: the whole set after every list, then changes.
+type handler interface {
+	// synced gets every ConfigMap the filter kept, after each complete list.
+	synced(ctx context.Context, items []configMap)
+	// changed gets each ADDED, MODIFIED or DELETED ConfigMap, in stream order.
+	changed(ctx context.Context, eventType string, cm *configMap)
+}
+
+// errExpired means the resourceVersion to watch from is too old: only a relist recovers.
+var errExpired = errors.New("resourceVersion expired")
+
+// watcher lists and watches the ConfigMaps of one namespace.
+type watcher struct {
+	api       *apiClient
+	namespace string
+	log       *slog.Logger
+	handler   handler
+	// keep chooses which listed ConfigMaps reach handler.synced; the rest are dropped
+	// page by page, so memory does not grow with ConfigMaps nobody annotated.
+	keep func(*configMap) bool
+	// idleTimeout ends a watch that has sent nothing (not even a bookmark) for that long.
+	idleTimeout time.Duration
+	// pageSize is the list's limit per request.
+	pageSize int
+	// backoff paces retries after failures.
+	backoff backoffPolicy
+}
+
+// path is the collection URL of the watched ConfigMaps.
+func (w *watcher) path() string {
+	return "/api/v1/namespaces/" + url.PathEscape(w.namespace) + "/configmaps"
+}
+
+// run lists and watches until ctx is cancelled. It never gives up on errors: it logs them
+// and retries with backoff, resuming from the last resourceVersion it saw.
+func (w *watcher) run(ctx context.Context) {
+	bo := w.backoff.start()
+	rv := "" // empty: a list is needed before the next watch
+	for ctx.Err() == nil {
+		if rv == "" {
+			items, listRV, err := w.list(ctx)
+			if err != nil {
+				w.log.Warn("Could not list ConfigMaps, retrying", "namespace", w.namespace, "err", err)
+				bo.wait(ctx)
+				continue
+			}
+			w.handler.synced(ctx, items)
+			rv = listRV
+		}
+		began := time.Now()
+		next, events, err := w.watch(ctx, rv)
+		healthy := events > 0 || time.Since(began) > time.Minute
+		if healthy {
+			bo.reset()
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, errExpired):
+			w.log.Info("Watch resourceVersion expired, relisting", "namespace", w.namespace, "resourceVersion", next)
+			rv = ""
+			if !healthy {
+				bo.wait(ctx)
+			}
+		case err != nil:
+			w.log.Warn("Watch failed, resuming", "namespace", w.namespace, "resourceVersion", next, "err", err)
+			rv = next
+			bo.wait(ctx)
+		default:
+			w.log.Debug("Watch ended, resuming", "namespace", w.namespace, "resourceVersion", next, "events", events)
+			rv = next
+			if !healthy && time.Since(began) < time.Second {
+				bo.wait(ctx) // a watch that ends at once, again and again, is a hot loop
+			}
+		}
+	}
+}
+
+// list reads every ConfigMap page by page and returns those keep accepts, with the
+// resourceVersion to watch from. An expired continue token starts the list over.
+func (w *watcher) list(ctx context.Context) ([]configMap, string, error) {
+	var kept []configMap
+	q := url.Values{"limit": {fmt.Sprint(w.pageSize)}}
+	for {
+		var page configMapList
+		err := w.api.get(ctx, w.path(), q, &page)
+		if errorCode(err) == 410 && q.Get("continue") != "" {
+			w.log.Info("List continue token expired, listing again", "namespace", w.namespace)
+			kept = nil
+			q.Del("continue")
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("list configmaps in %q: %w", w.namespace, err)
+		}
+		for i := range page.Items {
+			if w.keep(&page.Items[i]) {
+				kept = append(kept, page.Items[i])
+			}
+		}
+		if page.Metadata.Continue == "" {
+			return kept, page.Metadata.ResourceVersion, nil
+		}
+		q.Set("continue", page.Metadata.Continue)
+	}
+}
+
+// watch streams events from rv until the stream ends. It returns the last resourceVersion
+// seen (to resume from), how many events it handled, and why it ended (nil: a clean end).
+func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
+	streamCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	q := url.Values{"watch": {"true"}, "resourceVersion": {rv}, "allowWatchBookmarks": {"true"}}
+	body, err := w.api.stream(streamCtx, w.path(), q)
+	if errorCode(err) == 410 {
+		return rv, 0, errExpired
+	}
+	if err != nil {
+		return rv, 0, fmt.Errorf("watch configmaps in %q: %w", w.namespace, err)
+	}
+	defer body.Close()
+	events := 0
+	err = decodeEvents(newIdleReader(body, w.idleTimeout, cancel), func(ev *watchEvent) error {
+		switch ev.Type {
+		case "ADDED", "MODIFIED", "DELETED":
+			if ev.Object.Metadata.Name == "" {
+				return fmt.Errorf("%s event without metadata.name", ev.Type)
+			}
+			events++
+			w.handler.changed(ctx, ev.Type, &ev.Object.configMap)
+		case "BOOKMARK":
+		case "ERROR":
+			if ev.Object.Code == 410 {
+				return errExpired
+			}
+			return fmt.Errorf("watch error event: %w", &apiError{Code: ev.Object.Code, Reason: ev.Object.Reason, Message: ev.Object.Message})
+		default:
+			w.log.Warn("Ignoring watch event of unknown type", "namespace", w.namespace, "type", ev.Type)
+		}
+		if v := ev.Object.Metadata.ResourceVersion; v != "" {
+			rv = v
+		}
+		return nil
+	})
+	return rv, events, err
+}
+
+// decodeEvents reads a watch stream, a sequence of JSON objects, and calls fn with each
+// event until the stream ends (nil), breaks (a decode error), or fn returns an error.
+func decodeEvents(r io.Reader, fn func(*watchEvent) error) error {
+	dec := json.NewDecoder(r)
+	for {
+		var ev watchEvent
+		if err := dec.Decode(&ev); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("decode watch event: %w", err)
+		}
+		if ev.Type == "" {
+			return errors.New("decode watch event: no type")
+		}
+		if err := fn(&ev); err != nil {
+			return err
+		}
+	}
+}
+
+// idleReader cancels a stream that has sent nothing for timeout while being read: a
+// half-open connection would otherwise block the watch for ever.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	d     time.Duration
+}
+
+// newIdleReader wraps r so that cancel is called if a Read waits longer than d.
+func newIdleReader(r io.Reader, d time.Duration, cancel context.CancelFunc) *idleReader {
+	t := time.AfterFunc(d, cancel)
+	t.Stop()
+	return &idleReader{r: r, timer: t, d: d}
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	ir.timer.Reset(ir.d)
+	n, err := ir.r.Read(p)
+	ir.timer.Stop()
+	return n, err
+}
