@@ -130,6 +130,16 @@ func TestNewlyAnnotatedConfigMapIsBaselineNotRestart(t *testing.T) {
 	fx.f.waitDeleted(frontendPods...)
 }
 
+func TestDeletedThenRecreatedConfigMapIsANewBaseline(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.State = "memory" })
+	fx.f.deleteConfigMap("frontend-config")
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("recreated"))
+	fx.settle()
+	assert.Empty(t, fx.deletedBesidesSentinels(), "a new object starts a new baseline")
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("then edited"))
+	fx.f.waitDeleted(frontendPods...)
+}
+
 func TestStartupIsBaseline(t *testing.T) {
 	fx := newFixture(t, func(c *config) { c.State = "memory" })
 	fx.settle()

@@ -1,0 +1,341 @@
+// cluster_test.go gives each end-to-end test its own namespace on the shared plane, set
+// up as in production: the article's example app beside unrelated pods, cuscon's
+// ServiceAccount and Role from manifests/rbac.yaml, a kubectl proxy authenticating as
+// that ServiceAccount, and the cuscon binary started with only res_namespace set.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cuscon/internal/plane"
+
+	"github.com/stretchr/testify/require"
+)
+
+// waitTimeout bounds every wait on the plane's state.
+const waitTimeout = 60 * time.Second
+
+// cluster is one test's namespace and the processes serving it.
+type cluster struct {
+	t      *testing.T
+	ctx    context.Context
+	ns     string
+	dir    string
+	proxy  *plane.Process
+	cuscon *plane.Process
+	// cusconEnv is cuscon's whole environment.
+	cusconEnv []string
+	sentinel  int
+}
+
+// extraYAML adds what the article lacks: unrelated pods that must never be touched, and
+// a sentinel ConfigMap and Deployment that settle uses to prove cuscon is caught up.
+const extraYAML = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: backend}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: backend}}
+  template:
+    metadata: {labels: {app: backend}}
+    spec: {containers: [{name: app, image: backend:1}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: sentinel-config
+  annotations: {magalix.com/podDeleteMatch: "app=sentinel"}
+data: {n: "0"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sentinel}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: sentinel}}
+  template:
+    metadata: {labels: {app: sentinel}}
+    spec: {containers: [{name: app, image: sentinel:1}]}
+`
+
+// newCluster sets up a namespace for t and starts the proxy and cuscon in it. extraEnv
+// is added to cuscon's environment (beyond res_namespace) where a test must see more.
+func newCluster(t *testing.T, extraEnv ...string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, ctx: context.Background(), ns: namespaceFor(t)}
+	c.dir = filepath.Join(suite.dir, c.ns)
+	require.NoError(t, os.MkdirAll(c.dir, 0o755))
+	t.Cleanup(c.cleanup)
+
+	c.kubectl("create", "namespace", c.ns)
+	c.eventually("the default ServiceAccount", func() bool {
+		_, err := suite.plane.Kubectl(c.ctx, "get", "serviceaccount", "default", "-n", c.ns)
+		return err == nil
+	})
+	c.applyRBAC()
+	c.kubectl("apply", "-n", c.ns, "-f", filepath.Join(suite.root, "manifests/example/configmap.yaml"),
+		"-f", filepath.Join(suite.root, "manifests/example/deployment.yaml"))
+	c.kubectlIn(extraYAML, "apply", "-n", c.ns, "-f", "-")
+	c.waitPods("frontend", 3)
+	c.waitPods("backend", 2)
+	c.waitPods("sentinel", 1)
+
+	token := strings.TrimSpace(c.kubectl("create", "token", "cuscon", "-n", c.ns, "--duration", "2h"))
+	kubeconfig := filepath.Join(c.dir, "cuscon.kubeconfig")
+	require.NoError(t, plane.WriteKubeconfig(kubeconfig, suite.plane.Server, token))
+	c.startProxy(kubeconfig)
+
+	c.cusconEnv = append([]string{"res_namespace=" + c.ns}, extraEnv...)
+	if suite.proxyURL != "http://127.0.0.1:8001" {
+		c.cusconEnv = append(c.cusconEnv, "CUSCON_API_URL="+suite.proxyURL)
+	}
+	c.startCuscon()
+	return c
+}
+
+// namespaceFor derives a valid namespace name from the test's name.
+func namespaceFor(t *testing.T) string {
+	name := strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(strings.TrimPrefix(t.Name(), "Test"), "-"))
+	return strings.Trim(("e2e-" + name)[:min(len(name)+4, 60)], "-")
+}
+
+// applyRBAC applies manifests/rbac.yaml in the test's namespace through kustomize, as
+// `kubectl apply -k manifests/` would with namespace set.
+func (c *cluster) applyRBAC() {
+	k := filepath.Join(c.dir, "rbac")
+	require.NoError(c.t, os.MkdirAll(k, 0o755))
+	rbac, err := os.ReadFile(filepath.Join(suite.root, "manifests/rbac.yaml"))
+	require.NoError(c.t, err)
+	require.NoError(c.t, os.WriteFile(filepath.Join(k, "rbac.yaml"), rbac, 0o644))
+	kust := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + c.ns + "\nresources: [rbac.yaml]\n"
+	require.NoError(c.t, os.WriteFile(filepath.Join(k, "kustomization.yaml"), []byte(kust), 0o644))
+	c.kubectl("apply", "-k", k)
+}
+
+// startProxy runs `kubectl proxy` as the sidecar does, as cuscon's ServiceAccount, and
+// waits until it answers.
+func (c *cluster) startProxy(kubeconfig string) {
+	port := strings.TrimPrefix(suite.proxyURL, "http://127.0.0.1:")
+	var err error
+	c.proxy, err = plane.StartProcess(c.dir, "proxy", nil, suite.plane.KubectlPath(),
+		"--kubeconfig", kubeconfig, "proxy", "--port="+port, "--address=127.0.0.1")
+	require.NoError(c.t, err)
+	c.eventually("kubectl proxy to answer", func() bool {
+		require.False(c.t, c.proxy.Exited(), "kubectl proxy exited:\n%s", plane.Tail(c.proxy.Log, 20))
+		resp, err := http.Get(suite.proxyURL + "/api/v1/namespaces/" + c.ns + "/configmaps?limit=1")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// stopProxy ends the proxy, as when the sidecar crashes or restarts.
+func (c *cluster) stopProxy() { c.proxy.Stop(10 * time.Second) }
+
+// startCuscon starts the cuscon binary and waits for its first sync.
+func (c *cluster) startCuscon() {
+	before := c.logCount("Synced ConfigMaps")
+	var err error
+	c.cuscon, err = plane.StartProcess(c.dir, "cuscon", c.cusconEnv, suite.cuscon)
+	require.NoError(c.t, err)
+	c.waitLog("Synced ConfigMaps", before+1)
+}
+
+// stopCuscon sends SIGTERM and requires a clean exit with code 0.
+func (c *cluster) stopCuscon() {
+	c.cuscon.Stop(15 * time.Second)
+	require.Equal(c.t, 0, c.cuscon.ExitCode(), "cuscon's exit code after SIGTERM")
+}
+
+func (c *cluster) cleanup() {
+	if c.cuscon != nil {
+		c.cuscon.Stop(5 * time.Second)
+	}
+	if c.proxy != nil {
+		c.proxy.Stop(5 * time.Second)
+	}
+	if c.t.Failed() {
+		for _, name := range []string{"cuscon", "proxy"} {
+			c.t.Logf("%s log (%s):\n%s", name, filepath.Join(c.dir, name+".log"), plane.Tail(filepath.Join(c.dir, name+".log"), 60))
+		}
+		return
+	}
+	_, _ = suite.plane.Kubectl(c.ctx, "delete", "namespace", c.ns, "--wait=false")
+}
+
+// kubectl runs kubectl as admin, failing the test on error.
+func (c *cluster) kubectl(args ...string) string {
+	c.t.Helper()
+	out, err := suite.plane.Kubectl(c.ctx, args...)
+	require.NoError(c.t, err)
+	return out
+}
+
+func (c *cluster) kubectlIn(stdin string, args ...string) string {
+	c.t.Helper()
+	out, err := suite.plane.KubectlIn(c.ctx, strings.NewReader(stdin), args...)
+	require.NoError(c.t, err)
+	return out
+}
+
+// eventually waits for cond, failing the test after waitTimeout.
+func (c *cluster) eventually(what string, cond func() bool) {
+	c.t.Helper()
+	require.NoError(c.t, plane.Eventually(c.ctx, waitTimeout, what, func() (bool, error) { return cond(), nil }))
+}
+
+// --- pods ---
+
+// podState is what the tests read of a pod.
+type podState struct {
+	Name, UID   string
+	Ready       bool
+	Terminating bool
+}
+
+// pods lists the pods labelled app=app.
+func (c *cluster) pods(app string) []podState {
+	c.t.Helper()
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name              string  `json:"name"`
+				UID               string  `json:"uid"`
+				DeletionTimestamp *string `json:"deletionTimestamp"`
+			} `json:"metadata"`
+			Status struct {
+				Conditions []struct{ Type, Status string } `json:"conditions"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	require.NoError(c.t, json.Unmarshal([]byte(c.kubectl("get", "pods", "-n", c.ns, "-l", "app="+app, "-o", "json")), &list))
+	var out []podState
+	for _, it := range list.Items {
+		p := podState{Name: it.Metadata.Name, UID: it.Metadata.UID, Terminating: it.Metadata.DeletionTimestamp != nil}
+		for _, cond := range it.Status.Conditions {
+			p.Ready = p.Ready || (cond.Type == "Ready" && cond.Status == "True")
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// uids returns the sorted UIDs of all pods labelled app=app, terminating ones included.
+func (c *cluster) uids(app string) []string {
+	var ids []string
+	for _, p := range c.pods(app) {
+		ids = append(ids, p.UID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// waitPods waits until exactly n pods labelled app=app exist, all Ready and none
+// terminating.
+func (c *cluster) waitPods(app string, n int) {
+	c.t.Helper()
+	c.eventually(fmt.Sprintf("%d ready %s pods", n, app), func() bool {
+		ps := c.pods(app)
+		for _, p := range ps {
+			if !p.Ready || p.Terminating {
+				return false
+			}
+		}
+		return len(ps) == n
+	})
+}
+
+// waitReplaced waits until every pod in old is gone and n new pods labelled app=app
+// are Ready: the Deployment has replaced what cuscon deleted.
+func (c *cluster) waitReplaced(app string, old []string, n int) {
+	c.t.Helper()
+	c.eventually(fmt.Sprintf("%s pods %v to be replaced", app, old), func() bool {
+		ps := c.pods(app)
+		for _, p := range ps {
+			if slices.Contains(old, p.UID) || !p.Ready || p.Terminating {
+				return false
+			}
+		}
+		return len(ps) == n
+	})
+}
+
+// --- ConfigMaps ---
+
+// setData merge-patches one key of a ConfigMap's data, as an admin editing it would.
+func (c *cluster) setData(name, key, value string) {
+	c.t.Helper()
+	patch, err := json.Marshal(map[string]any{"data": map[string]string{key: value}})
+	require.NoError(c.t, err)
+	c.kubectl("patch", "configmap", name, "-n", c.ns, "--type", "merge", "-p", string(patch))
+}
+
+// changeFrontendConfig gives frontend-config new content.
+func (c *cluster) changeFrontendConfig(msg string) {
+	c.setData("frontend-config", "config.cfg", fmt.Sprintf("MSG=%q\n", msg))
+}
+
+// annotation reads one annotation of a ConfigMap.
+func (c *cluster) annotation(name, key string) string {
+	var cm struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	require.NoError(c.t, json.Unmarshal([]byte(c.kubectl("get", "configmap", name, "-n", c.ns, "-o", "json")), &cm))
+	return cm.Metadata.Annotations[key]
+}
+
+// settle proves that cuscon has handled every change made before it: it changes the
+// sentinel ConfigMap and waits for the sentinel pod to be replaced, which cuscon, handling
+// events in order, does only after everything before.
+func (c *cluster) settle() {
+	c.t.Helper()
+	old := c.uids("sentinel")
+	c.sentinel++
+	c.setData("sentinel-config", "n", fmt.Sprint(c.sentinel))
+	c.waitReplaced("sentinel", old, 1)
+}
+
+// --- cuscon's log ---
+
+// log returns cuscon's log so far (all its runs in this test).
+func (c *cluster) log() string {
+	b, _ := os.ReadFile(filepath.Join(c.dir, "cuscon.log"))
+	return string(b)
+}
+
+// logCount counts the log lines containing substr.
+func (c *cluster) logCount(substr string) int {
+	n := 0
+	for _, line := range strings.Split(c.log(), "\n") {
+		if strings.Contains(line, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitLog waits until n log lines contain substr.
+func (c *cluster) waitLog(substr string, n int) {
+	c.t.Helper()
+	c.eventually(fmt.Sprintf("%d× %q in cuscon's log", n, substr), func() bool {
+		if c.cuscon != nil && c.cuscon.Exited() {
+			require.FailNow(c.t, "cuscon exited", "exit code %d", c.cuscon.ExitCode())
+		}
+		return c.logCount(substr) >= n
+	})
+}
