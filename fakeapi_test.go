@@ -480,7 +480,7 @@ func (f *fakeAPI) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	switch {
 	case !ok:
 		writeStatus(w, http.StatusNotFound, "NotFound", `pods "`+name+`" not found`)
-	case opts.Preconditions.UID != p.Metadata.UID:
+	case opts.Preconditions.UID != "" && opts.Preconditions.UID != p.Metadata.UID:
 		writeStatus(w, http.StatusConflict, "Conflict", "Precondition failed: UID in precondition: "+opts.Preconditions.UID+", UID in object meta: "+p.Metadata.UID)
 	default:
 		delete(f.pods, name)

@@ -118,6 +118,8 @@ func TestUnannotatedChangeRestartsNothing(t *testing.T) {
 	fx.f.putConfigMap("frontend-config", nil, msg("changed after the annotation was removed"))
 	fx.settle()
 	assert.Empty(t, fx.deletedBesidesSentinels())
+	assert.Equal(t, 1, fx.log.count("Modification detected"), "only the sentinel's")
+	assert.NotContains(t, fx.log.String(), "Could not")
 }
 
 func TestNewlyAnnotatedConfigMapIsBaselineNotRestart(t *testing.T) {

@@ -35,7 +35,7 @@ build() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     n=$((n + 1))
-    if (( n % 30 == 0 )); then step "still building $(basename "${!#}") and the rest..."; fi
+    if (( n % 30 == 0 )); then step "still building..."; fi
   done
   wait "$pid"
 }
