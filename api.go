@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -48,6 +49,8 @@ type apiError struct {
 	Code    int
 	Reason  string
 	Message string
+	// RetryAfter is the server's Retry-After, if it sent one (a 429 may).
+	RetryAfter time.Duration
 }
 
 func (e *apiError) Error() string {
@@ -74,14 +77,16 @@ func errorCode(err error) int {
 	return 0
 }
 
-// isTransient reports whether retrying may help: the proxy or API was unreachable, timed
-// out, was overloaded, or failed with a 5xx. A 4xx other than 429 is a final answer.
+// isTransient reports whether retrying may help: the proxy or API was unreachable or
+// timed out, was overloaded (429), or failed with a 5xx. Any other answer is final, and
+// so is a request refused before it was sent.
 func isTransient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return false
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Code == http.StatusTooManyRequests || ae.Code >= 500
 	}
-	code := errorCode(err)
-	return code == 0 || code == http.StatusTooManyRequests || code >= 500
+	var ue *url.Error
+	return errors.As(err, &ue) && !errors.Is(err, context.Canceled)
 }
 
 // url builds the address of path with query on the API.
@@ -126,15 +131,15 @@ func (c *apiClient) send(ctx context.Context, method, path string, query url.Val
 // that kubectl proxy sends for its own errors.
 func readAPIError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var retry time.Duration
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		retry = time.Duration(secs) * time.Second
+	}
 	var st status
 	if json.Unmarshal(b, &st) == nil && st.Kind == "Status" {
-		return &apiError{Code: resp.StatusCode, Reason: st.Reason, Message: st.Message}
+		return &apiError{Code: resp.StatusCode, Reason: st.Reason, Message: st.Message, RetryAfter: retry}
 	}
-	msg := strings.TrimSpace(string(b))
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
-	}
-	return &apiError{Code: resp.StatusCode, Message: msg}
+	return &apiError{Code: resp.StatusCode, Message: truncate(strings.TrimSpace(string(b)), 200), RetryAfter: retry}
 }
 
 // call sends a request bounded by requestTimeout and decodes a 2xx JSON answer into out

@@ -25,20 +25,47 @@ type backoff struct {
 // start begins a run of retries.
 func (p backoffPolicy) start() *backoff { return &backoff{policy: p, next: p.Initial} }
 
-// wait sleeps a random time up to the current delay ("full jitter"), then doubles the
-// delay up to the cap. It returns false if ctx ended first.
-func (b *backoff) wait(ctx context.Context) bool {
+// delay returns a random time up to the current delay ("full jitter"), then doubles the
+// delay up to the cap.
+func (b *backoff) delay() time.Duration {
 	d := time.Duration(rand.Int64N(int64(b.next)) + 1)
 	b.next = min(2*b.next, b.policy.Max)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return d
 }
+
+// wait sleeps for the next delay. It returns false if ctx ended first.
+func (b *backoff) wait(ctx context.Context) bool { return sleep(ctx, b.delay()) }
 
 // reset starts the delays over after a period of health.
 func (b *backoff) reset() { b.next = b.policy.Initial }
+
+// rateLimiter is a token bucket over restart actions (a pod deleted or evicted, a
+// workload rolled): perMinute tokens a minute, as many at once at most. A nil one, or
+// one with perMinute 0, never waits.
+type rateLimiter struct {
+	perMinute int
+	tokens    float64
+	last      time.Time
+}
+
+// newRateLimiter returns a full bucket of perMinute tokens.
+func newRateLimiter(perMinute int) *rateLimiter {
+	return &rateLimiter{perMinute: perMinute, tokens: float64(perMinute), last: time.Now()}
+}
+
+// take takes a token and returns how long to wait before using it: zero while the
+// bucket has tokens. Only the executor's goroutine calls it.
+func (l *rateLimiter) take() time.Duration {
+	if l == nil || l.perMinute <= 0 {
+		return 0
+	}
+	rate := float64(l.perMinute) / float64(time.Minute) // tokens per nanosecond
+	now := time.Now()
+	l.tokens = min(float64(l.perMinute), l.tokens+float64(now.Sub(l.last))*rate)
+	l.last = now
+	l.tokens--
+	if l.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-l.tokens / rate)
+}

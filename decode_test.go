@@ -17,7 +17,7 @@ func FuzzDecodeEvents(f *testing.F) {
 			if ev.Type == "" {
 				t.Fatalf("event %d has no type", n)
 			}
-			_ = contentHash(&ev.Object.configMap)
+			_ = contentHash(&ev.Object.source)
 			return nil
 		})
 		if err == nil && len(bytes.TrimSpace(stream)) > 0 && n == 0 {

@@ -39,7 +39,7 @@ type fakeMeta struct {
 	OwnerReferences   []map[string]any  `json:"ownerReferences,omitempty"`
 }
 
-// fakeConfigMap is a stored ConfigMap.
+// fakeConfigMap is a stored ConfigMap or Secret.
 type fakeConfigMap struct {
 	Kind       string            `json:"kind"`
 	Metadata   fakeMeta          `json:"metadata"`
@@ -52,14 +52,33 @@ type fakePod struct {
 	Kind     string   `json:"kind"`
 	Metadata fakeMeta `json:"metadata"`
 	Status   struct {
-		Phase string `json:"phase"`
+		Phase      string              `json:"phase"`
+		Conditions []map[string]string `json:"conditions"`
 	} `json:"status"`
 }
 
-// fakeEvent is one entry of the ConfigMap history that watches replay.
+// fakeEvent is one entry of the history that watches replay.
 type fakeEvent struct {
-	rv   int
-	line []byte
+	rv         int
+	plural, ns string
+	line       []byte
+}
+
+// fakeSub is one open watch: of plural in ns ("" for all namespaces).
+type fakeSub struct {
+	plural, ns string
+	ch         chan []byte
+}
+
+// matches reports whether the watch wants an event of plural in ns.
+func (s *fakeSub) matches(plural, ns string) bool {
+	return s.plural == plural && (s.ns == "" || s.ns == ns)
+}
+
+// fakeEventRecord is a Kubernetes Event cuscon posted.
+type fakeEventRecord struct {
+	Type, Reason, Message string
+	Object                string // Kind/Name of the involved object
 }
 
 // watchScript serves one watch request in place of the fake's normal behaviour; it
@@ -82,11 +101,11 @@ type fakeAPI struct {
 	mu         sync.Mutex
 	notify     chan struct{} // closed and replaced on every state change
 	rv         int
-	compacted  int // watches from a resourceVersion below this get a 410 ERROR event
-	configMaps map[string]*fakeConfigMap
-	pods       map[string]*fakePod
+	compacted  int                       // watches from a resourceVersion below this get a 410 ERROR event
+	objects    map[string]*fakeConfigMap // by plural/namespace/name
+	pods       map[string]*fakePod       // by name; each knows its namespace
 	history    []fakeEvent
-	subs       map[chan []byte]bool
+	subs       map[*fakeSub]bool
 	scripts    []watchScript
 	lists      int      // ConfigMap list requests served
 	watches    []string // resourceVersion of each watch request, in order
@@ -97,6 +116,14 @@ type fakeAPI struct {
 	failDelete map[string]int // pod name -> plain-text 500 answers still to give
 	failLists  int            // pod lists still to answer with a plain-text 503
 	deleteGate chan struct{}  // if set, DELETEs wait for it to close
+	evictBlock map[string]int // pod name -> 429 answers still to give to its eviction
+	evictions  []string       // pods evicted, in order
+	dryRuns    []string       // writes sent with dryRun=All: "DELETE pod", "PATCH configmap"...
+	rollouts   []string       // workloads whose template was patched
+	paused     bool           // whether Deployment "web" is paused
+	replace    bool           // whether a deleted pod is replaced at once by a Ready one, as a ReplicaSet would
+	selectors  []string       // labelSelector of every ConfigMap/Secret list and watch
+	events     []fakeEventRecord
 	uidSeq     int
 }
 
@@ -105,8 +132,8 @@ func newFakeAPI(t *testing.T, ns string) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{
 		t: t, ns: ns, notify: make(chan struct{}), rv: 100,
-		configMaps: map[string]*fakeConfigMap{}, pods: map[string]*fakePod{},
-		subs: map[chan []byte]bool{}, failDelete: map[string]int{},
+		objects: map[string]*fakeConfigMap{}, pods: map[string]*fakePod{},
+		subs: map[*fakeSub]bool{}, failDelete: map[string]int{}, evictBlock: map[string]int{},
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -128,12 +155,7 @@ func (f *fakeAPI) serve(l net.Listener) {
 // stop closes the listener and every connection: the proxy is down, connections are refused.
 func (f *fakeAPI) stop() {
 	_ = f.srv.Close()
-	f.mu.Lock()
-	for ch := range f.subs {
-		close(ch)
-		delete(f.subs, ch)
-	}
-	f.mu.Unlock()
+	f.endWatches()
 }
 
 // restart listens again on the same address.
@@ -186,41 +208,57 @@ func (f *fakeAPI) putConfigMap(name string, annotations, data map[string]string)
 	})
 }
 
-// updateConfigMap applies edit to a ConfigMap (creating it if needed) and emits the event.
+// updateConfigMap applies edit to a ConfigMap of the fake's namespace.
 func (f *fakeAPI) updateConfigMap(name string, edit func(*fakeConfigMap)) {
+	f.updateObject("configmaps", f.ns, name, edit)
+}
+
+// configMap returns a ConfigMap of the fake's namespace; mu must be held.
+func (f *fakeAPI) configMap(name string) *fakeConfigMap {
+	return f.objects["configmaps/"+f.ns+"/"+name]
+}
+
+// updateObject applies edit to a ConfigMap or Secret (creating it if needed) and emits
+// the event.
+func (f *fakeAPI) updateObject(plural, ns, name string, edit func(*fakeConfigMap)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	cm, ok := f.configMaps[name]
+	key := plural + "/" + ns + "/" + name
+	obj, ok := f.objects[key]
 	typ := "MODIFIED"
 	if !ok {
 		f.uidSeq++
-		cm = &fakeConfigMap{Kind: "ConfigMap", Metadata: fakeMeta{Name: name, Namespace: f.ns, UID: fmt.Sprintf("cm-uid-%d", f.uidSeq)}}
-		f.configMaps[name] = cm
+		kind := map[string]string{"configmaps": "ConfigMap", "secrets": "Secret"}[plural]
+		obj = &fakeConfigMap{Kind: kind, Metadata: fakeMeta{Name: name, Namespace: ns, UID: fmt.Sprintf("uid-%d", f.uidSeq)}}
+		f.objects[key] = obj
 		typ = "ADDED"
 	}
-	edit(cm)
-	f.emitLocked(typ, cm)
+	edit(obj)
+	f.emitLocked(typ, plural, obj)
 }
 
 // deleteConfigMap removes a ConfigMap and sends DELETED.
 func (f *fakeAPI) deleteConfigMap(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	cm := f.configMaps[name]
-	delete(f.configMaps, name)
-	f.emitLocked("DELETED", cm)
+	key := "configmaps/" + f.ns + "/" + name
+	cm := f.objects[key]
+	delete(f.objects, key)
+	f.emitLocked("DELETED", "configmaps", cm)
 }
 
 // emitLocked gives obj the next resourceVersion, appends the event to history and sends
-// it to open watches.
-func (f *fakeAPI) emitLocked(typ string, cm *fakeConfigMap) {
+// it to open watches of its kind and namespace.
+func (f *fakeAPI) emitLocked(typ, plural string, obj *fakeConfigMap) {
 	f.rv++
-	cm.Metadata.ResourceVersion = strconv.Itoa(f.rv)
-	line, err := json.Marshal(map[string]any{"type": typ, "object": cm})
+	obj.Metadata.ResourceVersion = strconv.Itoa(f.rv)
+	line, err := json.Marshal(map[string]any{"type": typ, "object": obj})
 	require.NoError(f.t, err)
-	f.history = append(f.history, fakeEvent{rv: f.rv, line: line})
-	for ch := range f.subs {
-		ch <- line
+	f.history = append(f.history, fakeEvent{rv: f.rv, plural: plural, ns: obj.Metadata.Namespace, line: line})
+	for sub := range f.subs {
+		if sub.matches(plural, obj.Metadata.Namespace) {
+			sub.ch <- line
+		}
 	}
 	f.changedLocked()
 }
@@ -232,17 +270,33 @@ func (f *fakeAPI) addPods(prefix string, n int, labels map[string]string) {
 	}
 }
 
-// addPod creates one running pod; owned says whether a ReplicaSet controls it.
+// addPod creates one running, Ready pod in the fake's namespace; owned says whether
+// ReplicaSet "rs" (of Deployment "web") controls it.
 func (f *fakeAPI) addPod(name string, labels map[string]string, owned bool) *fakePod {
+	owner := ""
+	if owned {
+		owner = "ReplicaSet/rs"
+	}
+	return f.addPodIn(f.ns, name, labels, owner)
+}
+
+// addPodIn creates one running, Ready pod in ns, controlled by owner (Kind/Name) if set.
+func (f *fakeAPI) addPodIn(ns, name string, labels map[string]string, owner string) *fakePod {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.addPodLocked(ns, name, labels, owner)
+}
+
+func (f *fakeAPI) addPodLocked(ns, name string, labels map[string]string, owner string) *fakePod {
 	f.uidSeq++
-	p := &fakePod{Kind: "Pod", Metadata: fakeMeta{Name: name, Namespace: f.ns, UID: fmt.Sprintf("pod-uid-%d", f.uidSeq), Labels: labels}}
+	p := &fakePod{Kind: "Pod", Metadata: fakeMeta{Name: name, Namespace: ns, UID: fmt.Sprintf("pod-uid-%d", f.uidSeq), Labels: labels}}
 	p.Status.Phase = "Running"
-	if owned {
-		p.Metadata.OwnerReferences = []map[string]any{{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "rs-uid", "controller": true}}
+	p.Status.Conditions = []map[string]string{{"type": "Ready", "status": "True"}}
+	if kind, name, ok := strings.Cut(owner, "/"); ok {
+		p.Metadata.OwnerReferences = []map[string]any{{"apiVersion": "apps/v1", "kind": kind, "name": name, "uid": "owner-uid", "controller": true}}
 	}
 	f.pods[name] = p
+	f.changedLocked()
 	return p
 }
 
@@ -288,9 +342,9 @@ func (f *fakeAPI) script(fn watchScript) {
 func (f *fakeAPI) endWatches() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for ch := range f.subs {
-		close(ch)
-		delete(f.subs, ch)
+	for sub := range f.subs {
+		close(sub.ch)
+		delete(f.subs, sub)
 	}
 }
 
@@ -305,25 +359,39 @@ func (f *fakeAPI) compact() {
 // --- HTTP ---
 
 var (
-	cmCollection = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/configmaps$`)
-	cmItem       = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/configmaps/([^/]+)$`)
-	podColl      = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods$`)
-	podItem      = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods/([^/]+)$`)
+	collection = regexp.MustCompile(`^/api/v1/(?:namespaces/([^/]+)/)?(configmaps|secrets)$`)
+	item       = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/(configmaps|secrets)/([^/]+)$`)
+	podColl    = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods$`)
+	podItem    = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods/([^/]+)$`)
+	eviction   = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods/([^/]+)/eviction$`)
+	appsItem   = regexp.MustCompile(`^/apis/apps/v1/namespaces/([^/]+)/(replicasets|deployments|statefulsets|daemonsets)/([^/]+)$`)
+	eventColl  = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/events$`)
 )
 
 func (f *fakeAPI) handle(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
-	switch {
-	case r.Method == http.MethodGet && cmCollection.MatchString(p) && r.URL.Query().Get("watch") == "true":
-		f.serveWatch(w, r)
-	case r.Method == http.MethodGet && cmCollection.MatchString(p):
-		f.serveList(w)
-	case r.Method == http.MethodPatch && cmItem.MatchString(p):
-		f.servePatch(w, r, cmItem.FindStringSubmatch(p)[2])
+	dry := r.URL.Query().Get("dryRun") == "All"
+	switch m := []string(nil); {
+	case r.Method == http.MethodGet && collection.MatchString(p) && r.URL.Query().Get("watch") == "true":
+		m = collection.FindStringSubmatch(p)
+		f.serveWatch(w, r, m[2], m[1])
+	case r.Method == http.MethodGet && collection.MatchString(p):
+		m = collection.FindStringSubmatch(p)
+		f.serveList(w, r, m[2], m[1])
+	case r.Method == http.MethodPatch && item.MatchString(p):
+		m = item.FindStringSubmatch(p)
+		f.servePatch(w, r, m[2]+"/"+m[1]+"/"+m[3], dry)
 	case r.Method == http.MethodGet && podColl.MatchString(p):
-		f.servePodList(w, r)
+		f.servePodList(w, r, podColl.FindStringSubmatch(p)[1])
 	case r.Method == http.MethodDelete && podItem.MatchString(p):
-		f.serveDelete(w, r, podItem.FindStringSubmatch(p)[2])
+		f.serveDelete(w, r, podItem.FindStringSubmatch(p)[2], dry, false)
+	case r.Method == http.MethodPost && eviction.MatchString(p):
+		f.serveDelete(w, r, eviction.FindStringSubmatch(p)[2], dry, true)
+	case appsItem.MatchString(p):
+		m = appsItem.FindStringSubmatch(p)
+		f.serveWorkload(w, r, m[2], m[3], dry)
+	case r.Method == http.MethodPost && eventColl.MatchString(p):
+		f.serveEvent(w, r)
 	default:
 		writeStatus(w, http.StatusNotFound, "NotFound", "no route for "+r.Method+" "+p)
 	}
@@ -336,28 +404,33 @@ func writeStatus(w http.ResponseWriter, code int, reason, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": msg, "reason": reason, "code": code})
 }
 
-func (f *fakeAPI) serveList(w http.ResponseWriter) {
+func (f *fakeAPI) serveList(w http.ResponseWriter, r *http.Request, plural, ns string) {
+	sel, _ := parseFakeSelector(r.URL.Query().Get("labelSelector"))
 	f.mu.Lock()
 	f.lists++
-	items := make([]*fakeConfigMap, 0, len(f.configMaps))
-	for _, cm := range f.configMaps {
-		items = append(items, cm)
+	f.selectors = append(f.selectors, r.URL.Query().Get("labelSelector"))
+	var items []*fakeConfigMap
+	for key, obj := range f.objects {
+		if strings.HasPrefix(key, plural+"/") && (ns == "" || obj.Metadata.Namespace == ns) && matches(sel, obj.Metadata.Labels) {
+			items = append(items, obj)
+		}
 	}
 	slices.SortFunc(items, func(a, b *fakeConfigMap) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
-	body, err := json.Marshal(map[string]any{"kind": "ConfigMapList", "metadata": map[string]string{"resourceVersion": strconv.Itoa(f.rv)}, "items": items})
+	body, err := json.Marshal(map[string]any{"kind": "List", "metadata": map[string]string{"resourceVersion": strconv.Itoa(f.rv)}, "items": items})
 	f.changedLocked()
 	f.mu.Unlock()
 	require.NoError(f.t, err)
 	_, _ = w.Write(body)
 }
 
-func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request) {
+func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request, plural, ns string) {
 	flusher := w.(http.Flusher)
 	flush := flusher.Flush
 	rv := r.URL.Query().Get("resourceVersion")
 	from, _ := strconv.Atoi(rv)
 	f.mu.Lock()
 	f.watches = append(f.watches, rv)
+	f.selectors = append(f.selectors, r.URL.Query().Get("labelSelector"))
 	f.changedLocked()
 	if len(f.scripts) > 0 {
 		script := f.scripts[0]
@@ -372,19 +445,19 @@ func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version","reason":"Expired","code":410}}`+"\n")
 		return
 	}
-	ch := make(chan []byte, 1024)
+	sub := &fakeSub{plural: plural, ns: ns, ch: make(chan []byte, 1024)}
 	for _, ev := range f.history {
-		if ev.rv > from {
-			ch <- ev.line
+		if ev.rv > from && sub.matches(ev.plural, ev.ns) {
+			sub.ch <- ev.line
 		}
 	}
-	f.subs[ch] = true
+	f.subs[sub] = true
 	f.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 	flush()
 	for {
 		select {
-		case line, ok := <-ch:
+		case line, ok := <-sub.ch:
 			if !ok {
 				return
 			}
@@ -392,14 +465,14 @@ func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request) {
 			flush()
 		case <-r.Context().Done():
 			f.mu.Lock()
-			delete(f.subs, ch)
+			delete(f.subs, sub)
 			f.mu.Unlock()
 			return
 		}
 	}
 }
 
-func (f *fakeAPI) servePatch(w http.ResponseWriter, r *http.Request, name string) {
+func (f *fakeAPI) servePatch(w http.ResponseWriter, r *http.Request, key string, dry bool) {
 	var patch struct {
 		Metadata struct {
 			Annotations map[string]string `json:"annotations"`
@@ -411,9 +484,15 @@ func (f *fakeAPI) servePatch(w http.ResponseWriter, r *http.Request, name string
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	cm, ok := f.configMaps[name]
+	cm, ok := f.objects[key]
 	if !ok {
-		writeStatus(w, http.StatusNotFound, "NotFound", "configmaps "+name+" not found")
+		writeStatus(w, http.StatusNotFound, "NotFound", key+" not found")
+		return
+	}
+	if dry {
+		f.dryRuns = append(f.dryRuns, "PATCH "+key)
+		f.changedLocked()
+		_ = json.NewEncoder(w).Encode(cm)
 		return
 	}
 	if cm.Metadata.Annotations == nil {
@@ -423,11 +502,11 @@ func (f *fakeAPI) servePatch(w http.ResponseWriter, r *http.Request, name string
 		cm.Metadata.Annotations[k] = v
 	}
 	f.patches++
-	f.emitLocked("MODIFIED", cm)
+	f.emitLocked("MODIFIED", strings.SplitN(key, "/", 2)[0], cm)
 	_ = json.NewEncoder(w).Encode(cm)
 }
 
-func (f *fakeAPI) servePodList(w http.ResponseWriter, r *http.Request) {
+func (f *fakeAPI) servePodList(w http.ResponseWriter, r *http.Request, ns string) {
 	sel := r.URL.Query().Get("labelSelector")
 	reqs, err := parseFakeSelector(sel)
 	f.mu.Lock()
@@ -441,7 +520,7 @@ func (f *fakeAPI) servePodList(w http.ResponseWriter, r *http.Request) {
 	}
 	var items []*fakePod
 	for _, p := range f.pods {
-		if err == nil && matches(reqs, p.Metadata.Labels) {
+		if err == nil && p.Metadata.Namespace == ns && matches(reqs, p.Metadata.Labels) {
 			items = append(items, p)
 		}
 	}
@@ -454,13 +533,29 @@ func (f *fakeAPI) servePodList(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"kind": "PodList", "metadata": map[string]string{}, "items": items})
 }
 
-func (f *fakeAPI) serveDelete(w http.ResponseWriter, r *http.Request, name string) {
-	var opts struct {
+// serveDelete answers a pod DELETE, or an Eviction (evict) which a PodDisruptionBudget
+// may block with 429 (evictBlock).
+func (f *fakeAPI) serveDelete(w http.ResponseWriter, r *http.Request, name string, dry, evict bool) {
+	type deleteOptions struct {
 		Preconditions struct {
 			UID string `json:"uid"`
 		} `json:"preconditions"`
+		DryRun []string `json:"dryRun"`
 	}
-	_ = json.NewDecoder(r.Body).Decode(&opts)
+	var opts struct {
+		deleteOptions
+		DeleteOptions *deleteOptions `json:"deleteOptions"`
+	}
+	// As the real API does: a DELETE with a body takes its options, dryRun included,
+	// from the body alone; an Eviction takes dryRun from its query or its deleteOptions.
+	if json.NewDecoder(r.Body).Decode(&opts) == nil && !evict {
+		dry = slices.Contains(opts.DryRun, "All")
+	}
+	uid := opts.Preconditions.UID
+	if evict && opts.DeleteOptions != nil {
+		uid = opts.DeleteOptions.Preconditions.UID
+		dry = dry || slices.Contains(opts.DeleteOptions.DryRun, "All")
+	}
 	f.mu.Lock()
 	f.deleteReqs = append(f.deleteReqs, name)
 	f.changedLocked()
@@ -480,14 +575,104 @@ func (f *fakeAPI) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	switch {
 	case !ok:
 		writeStatus(w, http.StatusNotFound, "NotFound", `pods "`+name+`" not found`)
-	case opts.Preconditions.UID != "" && opts.Preconditions.UID != p.Metadata.UID:
-		writeStatus(w, http.StatusConflict, "Conflict", "Precondition failed: UID in precondition: "+opts.Preconditions.UID+", UID in object meta: "+p.Metadata.UID)
+	case uid != "" && uid != p.Metadata.UID:
+		writeStatus(w, http.StatusConflict, "Conflict", "Precondition failed: UID in precondition: "+uid+", UID in object meta: "+p.Metadata.UID)
+	case evict && f.evictBlock[name] > 0:
+		f.evictBlock[name]--
+		f.changedLocked()
+		w.Header().Set("Retry-After", "0")
+		writeStatus(w, http.StatusTooManyRequests, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.")
+	case dry:
+		f.dryRuns = append(f.dryRuns, map[bool]string{true: "EVICT ", false: "DELETE "}[evict]+name)
+		f.changedLocked()
+		_ = json.NewEncoder(w).Encode(p)
 	default:
 		delete(f.pods, name)
 		f.deleted = append(f.deleted, name)
+		if evict {
+			f.evictions = append(f.evictions, name)
+		}
+		if f.replace {
+			owner := ""
+			if o := p.Metadata.OwnerReferences; len(o) > 0 {
+				owner = fmt.Sprint(o[0]["kind"], "/", o[0]["name"])
+			}
+			f.addPodLocked(p.Metadata.Namespace, name+"-r", p.Metadata.Labels, owner)
+		}
 		f.changedLocked()
 		_ = json.NewEncoder(w).Encode(p)
 	}
+}
+
+// serveWorkload serves ReplicaSet "rs" (owned by Deployment "web"), Deployment "web"
+// (paused if f.paused), and template patches of Deployments and StatefulSets.
+func (f *fakeAPI) serveWorkload(w http.ResponseWriter, r *http.Request, plural, name string, dry bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodGet && plural == "replicasets" && name == "rs":
+		_ = json.NewEncoder(w).Encode(map[string]any{"metadata": map[string]any{"name": "rs",
+			"ownerReferences": []map[string]any{{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "controller": true}}}})
+	case r.Method == http.MethodGet && plural == "deployments":
+		_ = json.NewEncoder(w).Encode(map[string]any{"metadata": map[string]any{"name": name}, "spec": map[string]any{"paused": f.paused}})
+	case r.Method == http.MethodPatch && r.Header.Get("Content-Type") == "application/strategic-merge-patch+json":
+		var patch struct {
+			Spec struct {
+				Template struct {
+					Metadata struct {
+						Annotations map[string]string `json:"annotations"`
+					} `json:"metadata"`
+				} `json:"template"`
+			} `json:"spec"`
+		}
+		if json.NewDecoder(r.Body).Decode(&patch) != nil || patch.Spec.Template.Metadata.Annotations[restartedAtAnnotation] == "" {
+			writeStatus(w, http.StatusBadRequest, "BadRequest", "not a restart patch")
+			return
+		}
+		if dry {
+			f.dryRuns = append(f.dryRuns, "PATCH "+plural+"/"+name)
+		} else {
+			f.rollouts = append(f.rollouts, plural+"/"+name)
+		}
+		f.changedLocked()
+		_, _ = io.WriteString(w, "{}")
+	default:
+		writeStatus(w, http.StatusNotFound, "NotFound", plural+" "+name+" not found")
+	}
+}
+
+// serveEvent records a posted Event.
+func (f *fakeAPI) serveEvent(w http.ResponseWriter, r *http.Request) {
+	var ev struct {
+		Type, Reason, Message string
+		InvolvedObject        objectRef `json:"involvedObject"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+		writeStatus(w, http.StatusBadRequest, "BadRequest", err.Error())
+		return
+	}
+	f.mu.Lock()
+	f.events = append(f.events, fakeEventRecord{Type: ev.Type, Reason: ev.Reason, Message: ev.Message, Object: ev.InvolvedObject.Kind + "/" + ev.InvolvedObject.Name})
+	f.changedLocked()
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, "{}")
+}
+
+// waitEvent waits for an Event with reason on object (Kind/Name) and returns it.
+func (f *fakeAPI) waitEvent(object, reason string) fakeEventRecord {
+	f.t.Helper()
+	var found fakeEventRecord
+	f.waitUntil(fmt.Sprintf("a %s event on %s", reason, object), func() bool {
+		for _, e := range f.events {
+			if e.Object == object && e.Reason == reason {
+				found = e
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }
 
 // selectorTerm is one requirement of a label selector: key=value or key in (values).
@@ -617,11 +802,12 @@ func (s *logSink) waitFor(t *testing.T, substr string, n int) {
 // testBackoff keeps retries quick in tests.
 var testBackoff = backoffPolicy{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 
-// startCuscon runs the controller against f until the test ends (or stop is called),
-// with cfg changed by edit and the watcher by tune, and returns its log.
+// startCuscon runs cuscon against f until the test ends (or stop is called), with cfg
+// changed by edit and each watcher by tune, and returns its log.
 func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*watcher)) (log *logSink, stop func()) {
 	t.Helper()
 	cfg := config{Namespace: f.ns, APIURL: f.url(), Annotation: "magalix.com/podDeleteMatch", State: "annotation",
+		Strategy: "delete", Events: true, ReadyTimeout: waitTimeout, EvictTimeout: waitTimeout,
 		LogFormat: "text", LogLevel: "debug", ShutdownTimeout: 2 * time.Second}
 	if edit != nil {
 		edit(&cfg)
@@ -629,17 +815,20 @@ func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*wat
 	sink := newLogSink()
 	logger, err := newLogger(sink, cfg.LogFormat, -4)
 	require.NoError(t, err)
-	w, err := newWatcher(cfg, logger)
+	a, err := newApp(cfg, logger)
 	require.NoError(t, err)
-	w.backoff = testBackoff
-	w.handler.(*controller).pods.backoff = testBackoff
-	for _, fn := range tune {
-		fn(w)
+	a.exec.backoff = testBackoff
+	a.exec.pollInterval = 5 * time.Millisecond
+	for _, w := range a.watchers {
+		w.backoff = testBackoff
+		for _, fn := range tune {
+			fn(w)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		w.run(ctx)
+		a.run(ctx)
 		close(done)
 	}()
 	stop = func() {

@@ -15,7 +15,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -26,9 +29,21 @@ var version = "dev"
 // config is everything cuscon can be told.
 type config struct {
 	Namespace         string
+	Namespaces        string
+	AllNamespaces     bool
+	WatchSelector     string
+	Secrets           bool
 	APIURL            string
 	Annotation        string
 	State             string
+	Strategy          string
+	MaxUnavailable    int
+	ReadyTimeout      time.Duration
+	EvictTimeout      time.Duration
+	Debounce          time.Duration
+	RateLimit         int
+	DryRun            bool
+	Events            bool
 	LogFormat         string
 	LogLevel          string
 	DeleteUnownedPods bool
@@ -38,41 +53,85 @@ type config struct {
 // errVersion asks main to print the version and exit.
 var errVersion = errors.New("version requested")
 
+// envFlags defines flags whose defaults come from environment twins, and remembers the
+// first twin that did not parse.
+type envFlags struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	err    error
+}
+
+func (e *envFlags) str(p *string, name, env, def, usage string) {
+	if v := e.getenv(env); v != "" {
+		def = v
+	}
+	e.fs.StringVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) boolean(p *bool, name, env string, def bool, usage string) {
+	if v := e.getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		e.keep(env, err)
+		def = b
+	}
+	e.fs.BoolVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
+	if v := e.getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		e.keep(env, err)
+		def = n
+	}
+	e.fs.IntVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v := e.getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		e.keep(env, err)
+		def = d
+	}
+	e.fs.DurationVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) keep(env string, err error) {
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("env %s: %w", env, err)
+	}
+}
+
 // parseConfig reads flags from args; each flag's default comes from its environment
 // twin (read with getenv) when that is set. Help goes to out.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("cuscon", flag.ContinueOnError)
 	fs.SetOutput(out)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
+	fs.Usage = func() {
+		fmt.Fprintln(out, "Usage: cuscon [flags]\n\nRestarts the pods a ConfigMap's annotation selects when its content changes.\nFlags (a flag on the command line beats its environment twin):")
+		fs.PrintDefaults()
 	}
-	var badEnv error
-	envBool := func(name string) bool {
-		v, err := strconv.ParseBool(env(name, "false"))
-		if err != nil {
-			badEnv = fmt.Errorf("env %s: %w", name, err)
-		}
-		return v
-	}
-	envDuration := func(name, def string) time.Duration {
-		v, err := time.ParseDuration(env(name, def))
-		if err != nil {
-			badEnv = fmt.Errorf("env %s: %w", name, err)
-		}
-		return v
-	}
-	fs.StringVar(&c.Namespace, "namespace", env("res_namespace", "default"), "namespace whose ConfigMaps and pods are handled (env res_namespace)")
-	fs.StringVar(&c.APIURL, "api-url", env("CUSCON_API_URL", "http://127.0.0.1:8001"), "Kubernetes API address: the kubectl proxy sidecar (env CUSCON_API_URL)")
-	fs.StringVar(&c.Annotation, "annotation", env("CUSCON_ANNOTATION", "magalix.com/podDeleteMatch"), "ConfigMap annotation holding the pod label selector (env CUSCON_ANNOTATION)")
-	fs.StringVar(&c.State, "state", env("CUSCON_STATE", "annotation"), "where the last applied content hash is kept: annotation (on the ConfigMap, survives restarts) or memory (env CUSCON_STATE)")
-	fs.StringVar(&c.LogFormat, "log-format", env("CUSCON_LOG_FORMAT", "text"), "text (the Python script's lines) or json (env CUSCON_LOG_FORMAT)")
-	fs.StringVar(&c.LogLevel, "log-level", env("CUSCON_LOG_LEVEL", "info"), "info or debug; debug explains every decision (env CUSCON_LOG_LEVEL)")
-	fs.BoolVar(&c.DeleteUnownedPods, "delete-unowned-pods", envBool("CUSCON_DELETE_UNOWNED_PODS"), "also delete matching pods that no controller owns and nothing will recreate (env CUSCON_DELETE_UNOWNED_PODS)")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("CUSCON_SHUTDOWN_TIMEOUT", "10s"), "on SIGTERM, how long requests under way may finish (env CUSCON_SHUTDOWN_TIMEOUT)")
+	e := &envFlags{fs: fs, getenv: getenv}
+	e.str(&c.Namespace, "namespace", "res_namespace", "default", "namespace whose ConfigMaps and pods are handled")
+	e.str(&c.Namespaces, "namespaces", "CUSCON_NAMESPACES", "", "comma-separated namespaces to handle instead of --namespace")
+	e.boolean(&c.AllNamespaces, "all-namespaces", "CUSCON_ALL_NAMESPACES", false, "handle every namespace (needs a ClusterRole)")
+	e.str(&c.WatchSelector, "watch-selector", "CUSCON_WATCH_SELECTOR", "", "label selector the watched ConfigMaps and Secrets must match (filtered by the server)")
+	e.boolean(&c.Secrets, "secrets", "CUSCON_SECRETS", false, "also watch Secrets carrying the annotation (needs list, watch, patch on secrets)")
+	e.str(&c.APIURL, "api-url", "CUSCON_API_URL", "http://127.0.0.1:8001", "Kubernetes API address: the kubectl proxy sidecar")
+	e.str(&c.Annotation, "annotation", "CUSCON_ANNOTATION", "magalix.com/podDeleteMatch", "annotation holding the pod label selector")
+	e.str(&c.State, "state", "CUSCON_STATE", "annotation", "where the last applied content hash is kept: annotation (on the object, survives restarts) or memory")
+	e.str(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update); the annotation "+strategyAnnotation+" overrides it per object")
+	e.integer(&c.MaxUnavailable, "max-unavailable", "CUSCON_MAX_UNAVAILABLE", 0, "delete/evict this many pods at a time, waiting for replacements to be Ready in between (0: all at once)")
+	e.duration(&c.ReadyTimeout, "ready-timeout", "CUSCON_READY_TIMEOUT", 5*time.Minute, "with --max-unavailable, how long to wait for replacements before stopping")
+	e.duration(&c.EvictTimeout, "evict-timeout", "CUSCON_EVICT_TIMEOUT", 5*time.Minute, "how long to keep retrying evictions a PodDisruptionBudget blocks")
+	e.duration(&c.Debounce, "debounce", "CUSCON_DEBOUNCE", 2*time.Second, "changes within this long after a restart wait for its end and run together")
+	e.integer(&c.RateLimit, "rate-limit", "CUSCON_RATE_LIMIT", 120, "at most this many restart actions (pods, workloads) a minute (0: no limit)")
+	e.boolean(&c.DryRun, "dry-run", "CUSCON_DRY_RUN", false, "decide and log everything, send every write with dryRun=All, change nothing")
+	e.boolean(&c.Events, "events", "CUSCON_EVENTS", true, "report restarts and refusals as Kubernetes Events")
+	e.str(&c.LogFormat, "log-format", "CUSCON_LOG_FORMAT", "text", "text (the Python script's lines) or json")
+	e.str(&c.LogLevel, "log-level", "CUSCON_LOG_LEVEL", "info", "info or debug; debug explains every decision")
+	e.boolean(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "also delete matching pods that no controller owns and nothing will recreate")
+	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "CUSCON_SHUTDOWN_TIMEOUT", 10*time.Second, "on SIGTERM, how long requests under way may finish")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -80,16 +139,48 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	switch {
 	case *showVersion:
 		return c, errVersion
-	case badEnv != nil:
-		return c, badEnv
+	case e.err != nil:
+		return c, e.err
 	case fs.NArg() > 0:
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	case c.State != "annotation" && c.State != "memory":
 		return c, fmt.Errorf("--state %q: want annotation or memory", c.State)
+	case !validStrategy(c.Strategy):
+		return c, fmt.Errorf("--strategy %q: want delete, evict or rollout", c.Strategy)
 	case c.Annotation == "" || c.Namespace == "":
 		return c, errors.New("--annotation and --namespace must not be empty")
+	case c.MaxUnavailable < 0 || c.RateLimit < 0:
+		return c, errors.New("--max-unavailable and --rate-limit must not be negative")
 	}
 	return c, nil
+}
+
+// scopes lists what to watch: each namespace (or all) for ConfigMaps, and for Secrets
+// when asked.
+func (c config) scopes() []watchScope {
+	namespaces := []string{c.Namespace}
+	switch {
+	case c.AllNamespaces:
+		namespaces = []string{""}
+	case c.Namespaces != "":
+		namespaces = nil
+		for _, ns := range strings.Split(c.Namespaces, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" && !slices.Contains(namespaces, ns) {
+				namespaces = append(namespaces, ns)
+			}
+		}
+	}
+	kinds := []resource{configMaps}
+	if c.Secrets {
+		kinds = append(kinds, secrets)
+	}
+	var out []watchScope
+	for _, k := range kinds {
+		for _, ns := range namespaces {
+			out = append(out, watchScope{resource: k, namespace: ns})
+		}
+	}
+	return out
 }
 
 func main() {
@@ -112,7 +203,7 @@ func main() {
 	}
 }
 
-// run wires the controller to a watcher and runs it until ctx ends.
+// run wires the parts together and runs them until ctx ends.
 func run(ctx context.Context, cfg config, logOut io.Writer) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -122,41 +213,78 @@ func run(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w, err := newWatcher(cfg, log)
+	a, err := newApp(cfg, log)
 	if err != nil {
 		return err
 	}
 	log.Info("Starting the service", "version", version, "namespace", cfg.Namespace, "api", cfg.APIURL,
-		"annotation", cfg.Annotation, "state", cfg.State)
-	w.run(ctx)
+		"annotation", cfg.Annotation, "state", cfg.State, "strategy", cfg.Strategy, "dryRun", cfg.DryRun)
+	a.run(ctx)
 	log.Info("Stopped", "reason", context.Cause(ctx))
 	return nil
 }
 
-// newWatcher builds the watcher of cfg.Namespace's ConfigMaps with the controller that
-// handles them.
-func newWatcher(cfg config, log *slog.Logger) (*watcher, error) {
+// app is cuscon assembled: watchers feed the controller, which schedules restarts
+// that the executor carries out.
+type app struct {
+	watchers []*watcher
+	ctl      *controller
+	sched    *scheduler
+	exec     *executor
+	events   *eventRecorder
+}
+
+// newApp builds cuscon from cfg.
+func newApp(cfg config, log *slog.Logger) (*app, error) {
 	api, err := newAPIClient(cfg.APIURL)
 	if err != nil {
 		return nil, err
 	}
-	ctl := &controller{
-		api:         api,
-		log:         log,
-		annotation:  cfg.Annotation,
-		recordState: cfg.State == "annotation",
-		grace:       cfg.ShutdownTimeout,
-		pods:        &podRestarter{api: api, deleteUnowned: cfg.DeleteUnownedPods, backoff: defaultBackoff},
-		state:       map[string]cmState{},
+	var events *eventRecorder
+	if cfg.Events {
+		events = newEventRecorder(api, log, cfg.DryRun)
 	}
-	return &watcher{
-		api:         api,
-		namespace:   cfg.Namespace,
-		log:         log,
-		handler:     ctl,
-		keep:        ctl.annotated,
-		idleTimeout: 5 * time.Minute,
-		pageSize:    500,
-		backoff:     defaultBackoff,
-	}, nil
+	sched := newScheduler(cfg.Debounce)
+	ctl := &controller{
+		api: api, log: log, annotation: cfg.Annotation, strategy: cfg.Strategy,
+		recordState: cfg.State == "annotation", dryRun: cfg.DryRun, grace: cfg.ShutdownTimeout,
+		events: events, sched: sched, state: map[string]objState{},
+	}
+	exec := &executor{
+		api: api, log: log, events: events, limiter: newRateLimiter(cfg.RateLimit), dryRun: cfg.DryRun,
+		deleteUnowned: cfg.DeleteUnownedPods, maxUnavailable: cfg.MaxUnavailable,
+		readyTimeout: cfg.ReadyTimeout, evictTimeout: cfg.EvictTimeout, pollInterval: time.Second,
+		grace: cfg.ShutdownTimeout, backoff: defaultBackoff, done: ctl.finished,
+	}
+	a := &app{ctl: ctl, sched: sched, exec: exec, events: events}
+	for _, scope := range cfg.scopes() {
+		a.watchers = append(a.watchers, &watcher{
+			api: api, scope: scope, labelSelector: cfg.WatchSelector, log: log, handler: ctl,
+			keep: ctl.annotated, idleTimeout: 5 * time.Minute, pageSize: 500, backoff: defaultBackoff,
+		})
+	}
+	return a, nil
+}
+
+// run runs every part until ctx ends, then waits for the restart under way (bounded
+// by the shutdown timeout) and for pending Events.
+func (a *app) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	evCtx, stopEvents := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEvents()
+	evDone := make(chan struct{})
+	if a.events != nil {
+		go func() { a.events.run(evCtx); close(evDone) }()
+	} else {
+		close(evDone)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); a.sched.run(ctx, func(b []restartRequest) { a.exec.run(ctx, b) }) }()
+	for _, w := range a.watchers {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.run(ctx) }()
+	}
+	wg.Wait()
+	stopEvents()
+	<-evDone
 }

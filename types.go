@@ -27,28 +27,74 @@ type listMeta struct {
 	Continue        string `json:"continue"`
 }
 
-// configMap is a ConfigMap: its metadata and its content.
-type configMap struct {
+// resource is a kind of object whose annotation names pods: ConfigMaps, or Secrets.
+type resource struct {
+	Kind   string // as in an object reference: ConfigMap, Secret
+	Plural string // as in a URL: configmaps, secrets
+}
+
+var (
+	configMaps = resource{Kind: "ConfigMap", Plural: "configmaps"}
+	secrets    = resource{Kind: "Secret", Plural: "secrets"}
+)
+
+// source is a ConfigMap or a Secret: its metadata and its content. A Secret's data
+// arrives base64-encoded, which is as good as plain text for hashing; it is never logged.
+type source struct {
+	Resource   resource          `json:"-"` // set by the watcher that saw it
 	Metadata   objectMeta        `json:"metadata"`
 	Data       map[string]string `json:"data,omitempty"`
 	BinaryData map[string]string `json:"binaryData,omitempty"`
 }
 
-// key names the ConfigMap as namespace/name.
-func (cm *configMap) key() string { return cm.Metadata.Namespace + "/" + cm.Metadata.Name }
-
-// configMapList is one page of a ConfigMap list.
-type configMapList struct {
-	Metadata listMeta    `json:"metadata"`
-	Items    []configMap `json:"items"`
+// key names the source as plural/namespace/name, e.g. configmaps/default/frontend-config.
+func (s *source) key() string {
+	return s.Resource.Plural + "/" + s.Metadata.Namespace + "/" + s.Metadata.Name
 }
 
-// pod is a Pod: who owns it, whether it is going away, whether it has finished.
+// ref is the object reference Events point at.
+func (s *source) ref() objectRef {
+	return objectRef{APIVersion: "v1", Kind: s.Resource.Kind, Namespace: s.Metadata.Namespace, Name: s.Metadata.Name, UID: s.Metadata.UID}
+}
+
+// objectRef identifies an object, as an Event's involvedObject does.
+type objectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	UID        string `json:"uid,omitempty"`
+}
+
+// sourceList is one page of a ConfigMap or Secret list.
+type sourceList struct {
+	Metadata listMeta `json:"metadata"`
+	Items    []source `json:"items"`
+}
+
+// pod is a Pod: who owns it, whether it is going away, has finished, or is Ready.
 type pod struct {
 	Metadata objectMeta `json:"metadata"`
 	Status   struct {
-		Phase string `json:"phase"`
+		Phase      string `json:"phase"`
+		Conditions []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+		} `json:"conditions"`
 	} `json:"status"`
+}
+
+// ready reports whether p is Ready and not on its way out.
+func (p *pod) ready() bool {
+	if p.Metadata.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == "Ready" {
+			return c.Status == "True"
+		}
+	}
+	return false
 }
 
 // podList is one page of a Pod list.
@@ -57,12 +103,12 @@ type podList struct {
 	Items    []pod    `json:"items"`
 }
 
-// controllerOf returns the owner that manages p (Kind/Name), or "" for a bare pod.
-func controllerOf(p *pod) string {
-	for _, o := range p.Metadata.OwnerReferences {
+// controllerOf returns the owner that manages an object, or nil (a bare pod).
+func controllerOf(m *objectMeta) *ownerReference {
+	for i, o := range m.OwnerReferences {
 		if o.Controller != nil && *o.Controller {
-			return o.Kind + "/" + o.Name
+			return &m.OwnerReferences[i]
 		}
 	}
-	return ""
+	return nil
 }

@@ -1,6 +1,7 @@
-// watch.go lists the ConfigMaps of a namespace, then watches them from the list's
-// resourceVersion, and hands every ConfigMap it learns of to a handler. It survives a
-// proxy that is down, streams that end or break, and an expired resourceVersion (relist).
+// watch.go lists the ConfigMaps (or Secrets) of a namespace or of the whole cluster, then
+// watches them from the list's resourceVersion, and hands every object it learns of to a
+// handler. It survives a proxy that is down, streams that end or break, and an expired
+// resourceVersion (relist).
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -20,10 +22,11 @@ type watchEvent struct {
 	Object watchObject `json:"object"`
 }
 
-// watchObject is what an event carries: a ConfigMap (ADDED, MODIFIED, DELETED), just
-// metadata.resourceVersion (BOOKMARK), or a Status (ERROR). One struct decodes all three.
+// watchObject is what an event carries: a ConfigMap or Secret (ADDED, MODIFIED,
+// DELETED), just metadata.resourceVersion (BOOKMARK), or a Status (ERROR). One struct
+// decodes all three.
 type watchObject struct {
-	configMap
+	source
 	Kind    string `json:"kind"`
 	Code    int    `json:"code"`
 	Reason  string `json:"reason"`
@@ -32,24 +35,49 @@ type watchObject struct {
 
 // handler is told what the watcher learns: the whole set after every list, then changes.
 type handler interface {
-	// synced gets every ConfigMap the filter kept, after each complete list.
-	synced(ctx context.Context, items []configMap)
-	// changed gets each ADDED, MODIFIED or DELETED ConfigMap, in stream order.
-	changed(ctx context.Context, eventType string, cm *configMap)
+	// synced gets every object of scope the filter kept, after each complete list.
+	synced(ctx context.Context, scope watchScope, items []source)
+	// changed gets each ADDED, MODIFIED or DELETED object, in stream order.
+	changed(ctx context.Context, eventType string, obj *source)
+}
+
+// watchScope is what one watcher covers: a resource in one namespace, or in all ("").
+type watchScope struct {
+	resource  resource
+	namespace string
+}
+
+// covers reports whether the object with key (see source.key) is in the scope.
+func (s watchScope) covers(key string) bool {
+	prefix := s.resource.Plural + "/"
+	if s.namespace != "" {
+		prefix += s.namespace + "/"
+	}
+	return strings.HasPrefix(key, prefix)
+}
+
+// String names the scope for logs, e.g. configmaps in "default".
+func (s watchScope) String() string {
+	if s.namespace == "" {
+		return s.resource.Plural + " in all namespaces"
+	}
+	return fmt.Sprintf("%s in %q", s.resource.Plural, s.namespace)
 }
 
 // errExpired means the resourceVersion to watch from is too old: only a relist recovers.
 var errExpired = errors.New("resourceVersion expired")
 
-// watcher lists and watches the ConfigMaps of one namespace.
+// watcher lists and watches the objects of one scope.
 type watcher struct {
-	api       *apiClient
-	namespace string
-	log       *slog.Logger
-	handler   handler
-	// keep chooses which listed ConfigMaps reach handler.synced; the rest are dropped
-	// page by page, so memory does not grow with ConfigMaps nobody annotated.
-	keep func(*configMap) bool
+	api   *apiClient
+	scope watchScope
+	// labelSelector, if set, has the server filter the watched objects.
+	labelSelector string
+	log           *slog.Logger
+	handler       handler
+	// keep chooses which listed objects reach handler.synced; the rest are dropped
+	// page by page, so memory does not grow with objects nobody annotated.
+	keep func(*source) bool
 	// idleTimeout ends a watch that has sent nothing (not even a bookmark) for that long.
 	idleTimeout time.Duration
 	// pageSize is the list's limit per request.
@@ -58,9 +86,21 @@ type watcher struct {
 	backoff backoffPolicy
 }
 
-// path is the collection URL of the watched ConfigMaps.
+// path is the collection URL of the watched objects.
 func (w *watcher) path() string {
-	return "/api/v1/namespaces/" + url.PathEscape(w.namespace) + "/configmaps"
+	if w.scope.namespace == "" {
+		return "/api/v1/" + w.scope.resource.Plural
+	}
+	return "/api/v1/namespaces/" + url.PathEscape(w.scope.namespace) + "/" + w.scope.resource.Plural
+}
+
+// query returns the parameters every list and watch request carries.
+func (w *watcher) query() url.Values {
+	q := url.Values{}
+	if w.labelSelector != "" {
+		q.Set("labelSelector", w.labelSelector)
+	}
+	return q
 }
 
 // run lists and watches until ctx is cancelled. It never gives up on errors: it logs them
@@ -72,11 +112,11 @@ func (w *watcher) run(ctx context.Context) {
 		if rv == "" {
 			items, listRV, err := w.list(ctx)
 			if err != nil {
-				w.log.Warn("Could not list ConfigMaps, retrying", "namespace", w.namespace, "err", err)
+				w.log.Warn("Could not list "+w.scope.resource.Plural+", retrying", "scope", w.scope.String(), "err", err)
 				bo.wait(ctx)
 				continue
 			}
-			w.handler.synced(ctx, items)
+			w.handler.synced(ctx, w.scope, items)
 			rv = listRV
 		}
 		began := time.Now()
@@ -89,17 +129,17 @@ func (w *watcher) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errExpired):
-			w.log.Info("Watch resourceVersion expired, relisting", "namespace", w.namespace, "resourceVersion", next)
+			w.log.Info("Watch resourceVersion expired, relisting", "scope", w.scope.String(), "resourceVersion", next)
 			rv = ""
 			if !healthy {
 				bo.wait(ctx)
 			}
 		case err != nil:
-			w.log.Warn("Watch failed, resuming", "namespace", w.namespace, "resourceVersion", next, "err", err)
+			w.log.Warn("Watch failed, resuming", "scope", w.scope.String(), "resourceVersion", next, "err", err)
 			rv = next
 			bo.wait(ctx)
 		default:
-			w.log.Debug("Watch ended, resuming", "namespace", w.namespace, "resourceVersion", next, "events", events)
+			w.log.Debug("Watch ended, resuming", "scope", w.scope.String(), "resourceVersion", next, "events", events)
 			rv = next
 			if !healthy && time.Since(began) < time.Second {
 				bo.wait(ctx) // a watch that ends at once, again and again, is a hot loop
@@ -108,24 +148,26 @@ func (w *watcher) run(ctx context.Context) {
 	}
 }
 
-// list reads every ConfigMap page by page and returns those keep accepts, with the
+// list reads every object page by page and returns those keep accepts, with the
 // resourceVersion to watch from. An expired continue token starts the list over.
-func (w *watcher) list(ctx context.Context) ([]configMap, string, error) {
-	var kept []configMap
-	q := url.Values{"limit": {fmt.Sprint(w.pageSize)}}
+func (w *watcher) list(ctx context.Context) ([]source, string, error) {
+	var kept []source
+	q := w.query()
+	q.Set("limit", fmt.Sprint(w.pageSize))
 	for {
-		var page configMapList
+		var page sourceList
 		err := w.api.get(ctx, w.path(), q, &page)
 		if errorCode(err) == 410 && q.Get("continue") != "" {
-			w.log.Info("List continue token expired, listing again", "namespace", w.namespace)
+			w.log.Info("List continue token expired, listing again", "scope", w.scope.String())
 			kept = nil
 			q.Del("continue")
 			continue
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("list configmaps in %q: %w", w.namespace, err)
+			return nil, "", fmt.Errorf("list %s: %w", w.scope, err)
 		}
 		for i := range page.Items {
+			page.Items[i].Resource = w.scope.resource
 			if w.keep(&page.Items[i]) {
 				kept = append(kept, page.Items[i])
 			}
@@ -142,13 +184,16 @@ func (w *watcher) list(ctx context.Context) ([]configMap, string, error) {
 func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
 	streamCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	q := url.Values{"watch": {"true"}, "resourceVersion": {rv}, "allowWatchBookmarks": {"true"}}
+	q := w.query()
+	q.Set("watch", "true")
+	q.Set("resourceVersion", rv)
+	q.Set("allowWatchBookmarks", "true")
 	body, err := w.api.stream(streamCtx, w.path(), q)
 	if errorCode(err) == 410 {
 		return rv, 0, errExpired
 	}
 	if err != nil {
-		return rv, 0, fmt.Errorf("watch configmaps in %q: %w", w.namespace, err)
+		return rv, 0, fmt.Errorf("watch %s: %w", w.scope, err)
 	}
 	defer body.Close()
 	events := 0
@@ -159,7 +204,8 @@ func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
 				return fmt.Errorf("%s event without metadata.name", ev.Type)
 			}
 			events++
-			w.handler.changed(ctx, ev.Type, &ev.Object.configMap)
+			ev.Object.source.Resource = w.scope.resource
+			w.handler.changed(ctx, ev.Type, &ev.Object.source)
 		case "BOOKMARK":
 		case "ERROR":
 			if ev.Object.Code == 410 {
@@ -167,7 +213,7 @@ func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
 			}
 			return fmt.Errorf("watch error event: %w", &apiError{Code: ev.Object.Code, Reason: ev.Object.Reason, Message: ev.Object.Message})
 		default:
-			w.log.Warn("Ignoring watch event of unknown type", "namespace", w.namespace, "type", ev.Type)
+			w.log.Warn("Ignoring watch event of unknown type", "scope", w.scope.String(), "type", ev.Type)
 		}
 		if v := ev.Object.Metadata.ResourceVersion; v != "" {
 			rv = v

@@ -44,7 +44,7 @@ func newFixture(t *testing.T, edit func(*config), tune ...func(*watcher)) *fixtu
 	f.addPods("backend", 2, map[string]string{"app": "backend"})
 	fx := &fixture{t: t, f: f}
 	fx.log, fx.stop = startCuscon(t, f, edit, tune...)
-	fx.log.waitFor(t, "Synced ConfigMaps", 1)
+	fx.log.waitFor(t, "Synced configmaps", 1)
 	return fx
 }
 
@@ -153,7 +153,7 @@ func TestFirstSightIsRecordedNotRestarted(t *testing.T) {
 	fx.settle()
 	assert.Empty(t, fx.deletedBesidesSentinels())
 	fx.f.snapshot(func() {
-		h := fx.f.configMaps["frontend-config"].Metadata.Annotations[hashAnnotation]
+		h := fx.f.configMap("frontend-config").Metadata.Annotations[hashAnnotation]
 		assert.True(t, strings.HasPrefix(h, "sha256:"), "recorded hash %q", h)
 	})
 }
@@ -174,7 +174,7 @@ func TestRestartWithoutChangeRestartsNothing(t *testing.T) {
 	fx.f.snapshot(func() { patches = fx.f.patches })
 
 	fx.log, fx.stop = startCuscon(t, fx.f, nil)
-	fx.log.waitFor(t, "Synced ConfigMaps", 1)
+	fx.log.waitFor(t, "Synced configmaps", 1)
 	fx.f.snapshot(func() { assert.Equal(t, patches, fx.f.patches, "matching records are not rewritten") })
 	fx.settle()
 	assert.Empty(t, fx.deletedBesidesSentinels())
@@ -191,8 +191,8 @@ func TestChangeWhileStoppedIsAppliedAtStart(t *testing.T) {
 	fx.settle()
 	assert.Equal(t, 2, fx.log.count("Modification detected"), "once for frontend, once for the sentinel")
 	fx.f.snapshot(func() {
-		cm := fx.f.configMaps["frontend-config"]
-		assert.Equal(t, contentHash(&configMap{Data: cm.Data}), cm.Metadata.Annotations[hashAnnotation])
+		cm := fx.f.configMap("frontend-config")
+		assert.Equal(t, contentHash(&source{Data: cm.Data}), cm.Metadata.Annotations[hashAnnotation])
 	})
 }
 
@@ -205,7 +205,7 @@ func TestMemoryStateWritesNothingAndForgetsAcrossRestarts(t *testing.T) {
 	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v3 while down"))
 
 	fx.log, fx.stop = startCuscon(t, fx.f, func(c *config) { c.State = "memory" })
-	fx.log.waitFor(t, "Synced ConfigMaps", 1)
+	fx.log.waitFor(t, "Synced configmaps", 1)
 	fx.settle()
 	assert.NotContains(t, fx.f.deletedPods(), "frontend-new-0", "memory state cannot see changes made while down")
 	fx.f.snapshot(func() { assert.Zero(t, fx.f.patches) })
@@ -416,9 +416,9 @@ func TestProxyDownAtStartIsWaitedFor(t *testing.T) {
 	f.addPods("frontend", 3, map[string]string{"app": "frontend"})
 	f.stop()
 	log, _ := startCuscon(t, f, nil)
-	log.waitFor(t, "Could not list ConfigMaps, retrying", 3)
+	log.waitFor(t, "Could not list configmaps, retrying", 3)
 	f.restart()
-	log.waitFor(t, "Synced ConfigMaps", 1)
+	log.waitFor(t, "Synced configmaps", 1)
 	f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
 	f.waitDeleted(frontendPods...)
 }

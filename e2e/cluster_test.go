@@ -70,7 +70,8 @@ spec:
 `
 
 // newCluster sets up a namespace for t and starts the proxy and cuscon in it. extraEnv
-// is added to cuscon's environment (beyond res_namespace) where a test must see more.
+// is added to cuscon's environment (beyond res_namespace) where a test asks for more;
+// "{ns}" in it stands for the test's namespace.
 func newCluster(t *testing.T, extraEnv ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, ctx: context.Background(), ns: namespaceFor(t)}
@@ -93,15 +94,23 @@ func newCluster(t *testing.T, extraEnv ...string) *cluster {
 
 	token := strings.TrimSpace(c.kubectl("create", "token", "cuscon", "-n", c.ns, "--duration", "2h"))
 	kubeconfig := filepath.Join(c.dir, "cuscon.kubeconfig")
-	require.NoError(t, plane.WriteKubeconfig(kubeconfig, suite.plane.Server, token))
+	require.NoError(t, writeKubeconfig(kubeconfig, token))
 	c.startProxy(kubeconfig)
 
-	c.cusconEnv = append([]string{"res_namespace=" + c.ns}, extraEnv...)
+	c.cusconEnv = []string{"res_namespace=" + c.ns}
+	for _, e := range extraEnv {
+		c.cusconEnv = append(c.cusconEnv, strings.ReplaceAll(e, "{ns}", c.ns))
+	}
 	if suite.proxyURL != "http://127.0.0.1:8001" {
 		c.cusconEnv = append(c.cusconEnv, "CUSCON_API_URL="+suite.proxyURL)
 	}
 	c.startCuscon()
 	return c
+}
+
+// writeKubeconfig writes a kubeconfig for the plane authenticated by token.
+func writeKubeconfig(path, token string) error {
+	return plane.WriteKubeconfig(path, suite.plane.Server, token)
 }
 
 // namespaceFor derives a valid namespace name from the test's name.
@@ -110,15 +119,25 @@ func namespaceFor(t *testing.T) string {
 	return strings.Trim(("e2e-" + name)[:min(len(name)+4, 60)], "-")
 }
 
-// applyRBAC applies manifests/rbac.yaml in the test's namespace through kustomize, as
-// `kubectl apply -k manifests/` would with namespace set.
-func (c *cluster) applyRBAC() {
-	k := filepath.Join(c.dir, "rbac")
-	require.NoError(c.t, os.MkdirAll(k, 0o755))
-	rbac, err := os.ReadFile(filepath.Join(suite.root, "manifests/rbac.yaml"))
+// applyRBAC applies manifests/base/rbac.yaml in the test's namespace through kustomize,
+// as `kubectl apply -k manifests/` would with namespace set.
+func (c *cluster) applyRBAC() { c.applyManifests(c.ns, "manifests/base/rbac.yaml") }
+
+// applyManifests applies the repository's files in ns through kustomize, which also
+// points RoleBinding subjects at ns.
+func (c *cluster) applyManifests(ns string, files ...string) {
+	c.t.Helper()
+	k, err := os.MkdirTemp(c.dir, "kustomize-")
 	require.NoError(c.t, err)
-	require.NoError(c.t, os.WriteFile(filepath.Join(k, "rbac.yaml"), rbac, 0o644))
-	kust := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + c.ns + "\nresources: [rbac.yaml]\n"
+	var names []string
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(suite.root, f))
+		require.NoError(c.t, err)
+		require.NoError(c.t, os.WriteFile(filepath.Join(k, filepath.Base(f)), b, 0o644))
+		names = append(names, filepath.Base(f))
+	}
+	kust := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + ns +
+		"\nresources: [" + strings.Join(names, ", ") + "]\n"
 	require.NoError(c.t, os.WriteFile(filepath.Join(k, "kustomization.yaml"), []byte(kust), 0o644))
 	c.kubectl("apply", "-k", k)
 }
@@ -147,11 +166,11 @@ func (c *cluster) stopProxy() { c.proxy.Stop(10 * time.Second) }
 
 // startCuscon starts the cuscon binary and waits for its first sync.
 func (c *cluster) startCuscon() {
-	before := c.logCount("Synced ConfigMaps")
+	before := c.logCount("Synced configmaps")
 	var err error
 	c.cuscon, err = plane.StartProcess(c.dir, "cuscon", c.cusconEnv, suite.cuscon)
 	require.NoError(c.t, err)
-	c.waitLog("Synced ConfigMaps", before+1)
+	c.waitLog("Synced configmaps", before+1)
 }
 
 // stopCuscon sends SIGTERM and requires a clean exit with code 0.
@@ -206,8 +225,11 @@ type podState struct {
 	Terminating bool
 }
 
-// pods lists the pods labelled app=app.
-func (c *cluster) pods(app string) []podState {
+// pods lists the pods labelled app=app in the test's namespace.
+func (c *cluster) pods(app string) []podState { return c.podsIn(c.ns, app) }
+
+// podsIn lists the pods labelled app=app in ns.
+func (c *cluster) podsIn(ns, app string) []podState {
 	c.t.Helper()
 	var list struct {
 		Items []struct {
@@ -221,7 +243,7 @@ func (c *cluster) pods(app string) []podState {
 			} `json:"status"`
 		} `json:"items"`
 	}
-	require.NoError(c.t, json.Unmarshal([]byte(c.kubectl("get", "pods", "-n", c.ns, "-l", "app="+app, "-o", "json")), &list))
+	require.NoError(c.t, json.Unmarshal([]byte(c.kubectl("get", "pods", "-n", ns, "-l", "app="+app, "-o", "json")), &list))
 	var out []podState
 	for _, it := range list.Items {
 		p := podState{Name: it.Metadata.Name, UID: it.Metadata.UID, Terminating: it.Metadata.DeletionTimestamp != nil}
@@ -234,9 +256,12 @@ func (c *cluster) pods(app string) []podState {
 }
 
 // uids returns the sorted UIDs of all pods labelled app=app, terminating ones included.
-func (c *cluster) uids(app string) []string {
+func (c *cluster) uids(app string) []string { return c.uidsIn(c.ns, app) }
+
+// uidsIn is uids in namespace ns.
+func (c *cluster) uidsIn(ns, app string) []string {
 	var ids []string
-	for _, p := range c.pods(app) {
+	for _, p := range c.podsIn(ns, app) {
 		ids = append(ids, p.UID)
 	}
 	slices.Sort(ids)
@@ -245,10 +270,13 @@ func (c *cluster) uids(app string) []string {
 
 // waitPods waits until exactly n pods labelled app=app exist, all Ready and none
 // terminating.
-func (c *cluster) waitPods(app string, n int) {
+func (c *cluster) waitPods(app string, n int) { c.waitPodsIn(c.ns, app, n) }
+
+// waitPodsIn is waitPods in namespace ns.
+func (c *cluster) waitPodsIn(ns, app string, n int) {
 	c.t.Helper()
-	c.eventually(fmt.Sprintf("%d ready %s pods", n, app), func() bool {
-		ps := c.pods(app)
+	c.eventually(fmt.Sprintf("%d ready %s pods in %s", n, app, ns), func() bool {
+		ps := c.podsIn(ns, app)
 		for _, p := range ps {
 			if !p.Ready || p.Terminating {
 				return false
@@ -308,6 +336,15 @@ func (c *cluster) settle() {
 	c.sentinel++
 	c.setData("sentinel-config", "n", fmt.Sprint(c.sentinel))
 	c.waitReplaced("sentinel", old, 1)
+}
+
+// waitEvent waits for a Kubernetes Event from cuscon with reason on the object.
+func (c *cluster) waitEvent(kind, name, reason string) {
+	c.t.Helper()
+	selector := "involvedObject.kind=" + kind + ",involvedObject.name=" + name + ",reason=" + reason + ",source=cuscon"
+	c.eventually(fmt.Sprintf("a %s event on %s/%s", reason, kind, name), func() bool {
+		return strings.TrimSpace(c.kubectl("get", "events", "-n", c.ns, "--field-selector", selector, "-o", "name")) != ""
+	})
 }
 
 // --- cuscon's log ---

@@ -139,7 +139,7 @@ func TestWatchesEndedByTheServerLoseNoChange(t *testing.T) {
 	c.settle()
 	t.Logf("%d changes across %d server-ended watches", changes, c.logCount("Watch ended, resuming"))
 	assert.Equal(t, changes+1, c.logCount("Modification detected"), "every change once, plus the sentinel")
-	assert.Equal(t, 1, c.logCount("Synced ConfigMaps"), "resumed from resourceVersions, never relisted")
+	assert.Equal(t, 1, c.logCount("Synced configmaps"), "resumed from resourceVersions, never relisted")
 }
 
 func contains(list []string, s string) bool {

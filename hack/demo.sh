@@ -40,11 +40,12 @@ kc apply -k manifests/example/
 kc rollout status deployment/frontend --timeout=60s
 
 say "Starting kubectl proxy on 127.0.0.1:8001 and cuscon behind it (res_namespace=default)"
-kc proxy --port=8001 --address=127.0.0.1 > "$work/proxy.log" 2>&1 &
+# Started directly, not through kc, so that $! is kubectl's own PID for the cleanup.
+"$bin/kubectl" --kubeconfig "$work/admin.kubeconfig" proxy --port=8001 --address=127.0.0.1 > "$work/proxy.log" 2>&1 &
 pids+=($!)
 res_namespace=default "$work/cuscon" > "$work/cuscon.log" 2>&1 &
 pids+=($!)
-until_true 30 "cuscon's first sync" grep -q "Synced ConfigMaps" "$work/cuscon.log"
+until_true 30 "cuscon's first sync" grep -q "Synced configmaps" "$work/cuscon.log"
 
 say "Pods before the edit"
 kc get pods -l app=frontend

@@ -1,0 +1,248 @@
+// strategies_test.go proves the ways cuscon restarts pods without downtime and its
+// safety nets, against the fake API: eviction under a PodDisruptionBudget, rollout of
+// the owning workload, pacing, debounce, the rate limit, dry run, Secrets, scope and
+// Events.
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// withStrategy returns frontend-config's annotations with a strategy override.
+func withStrategy(s string) map[string]string {
+	return map[string]string{selectorKey: "app=frontend", strategyAnnotation: s}
+}
+
+func TestEvictRetriesWhileBudgetBlocksAndNeverDeletes(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Strategy = "evict" })
+	fx.f.snapshot(func() { fx.f.evictBlock["frontend-1"] = 3 })
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.log.waitFor(t, "Restarted 3 of 3 pods", 1)
+	fx.f.snapshot(func() {
+		assert.ElementsMatch(t, frontendPods, fx.f.evictions, "every pod went through the Eviction API")
+	})
+	assert.Equal(t, 3, fx.log.count("Eviction of frontend-1 blocked for now, retrying"))
+	assert.Equal(t, 3, fx.log.count("was evicted successfully"))
+	assert.Zero(t, fx.log.count("was deleted successfully"))
+}
+
+func TestEvictGivesUpAtDeadlineAndReportsWhy(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Strategy = "evict"; c.EvictTimeout = 50 * time.Millisecond })
+	fx.f.snapshot(func() { fx.f.evictBlock["frontend-1"] = 1 << 30 })
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	ev := fx.f.waitEvent("ConfigMap/frontend-config", "EvictionBlocked")
+	assert.Contains(t, ev.Message, "frontend-1")
+	assert.Equal(t, "Warning", ev.Type)
+	incomplete := fx.f.waitEvent("ConfigMap/frontend-config", "RestartIncomplete")
+	assert.Contains(t, incomplete.Message, "Restarted 2 of 3 pods")
+	assert.Contains(t, incomplete.Message, "disruption budget")
+	assert.Contains(t, fx.log.String(), "Could not evict frontend-1")
+	fx.f.snapshot(func() { assert.Contains(t, fx.f.pods, "frontend-1", "a blocked pod is never deleted instead") })
+}
+
+func TestRolloutPatchesEachWorkloadOnceAndDeletesNoPod(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.f.putConfigMap("frontend-config", withStrategy("rollout"), msg("v2"))
+	fx.f.waitEvent("Deployment/web", "Restarted")
+	fx.settle()
+	fx.f.snapshot(func() {
+		assert.Equal(t, []string{"deployments/web"}, fx.f.rollouts, "three pods, one workload, one patch")
+	})
+	assert.Empty(t, fx.deletedBesidesSentinels())
+	assert.Contains(t, fx.log.String(), "Deployment/web was restarted (rollout)")
+	ev := fx.f.waitEvent("ConfigMap/frontend-config", "Restarted")
+	assert.Contains(t, ev.Message, "by rolling Deployment/web")
+}
+
+func TestRolloutRollsStatefulSetsAndDeletesWhatCannotRoll(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.f.addPodIn("default", "db-0", map[string]string{"app": "db"}, "StatefulSet/db")
+	fx.f.addPodIn("default", "job-x", map[string]string{"app": "db"}, "Job/migrate")
+	fx.f.putConfigMap("db-config", map[string]string{selectorKey: "app=db", strategyAnnotation: "rollout"}, msg("v1"))
+	fx.f.putConfigMap("db-config", map[string]string{selectorKey: "app=db", strategyAnnotation: "rollout"}, msg("v2"))
+	fx.f.waitDeleted("job-x")
+	fx.f.snapshot(func() { assert.Equal(t, []string{"statefulsets/db"}, fx.f.rollouts) })
+	assert.Contains(t, fx.log.String(), "job-x has no Deployment, StatefulSet or DaemonSet to roll; deleting it instead")
+}
+
+func TestRolloutReportsPausedDeployment(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.f.snapshot(func() { fx.f.paused = true })
+	fx.f.putConfigMap("frontend-config", withStrategy("rollout"), msg("v2"))
+	fx.f.waitEvent("Deployment/web", "DeploymentPaused")
+	ev := fx.f.waitEvent("ConfigMap/frontend-config", "DeploymentPaused")
+	assert.Equal(t, "Warning", ev.Type)
+	fx.settle()
+	fx.f.snapshot(func() { assert.Empty(t, fx.f.rollouts) })
+	assert.Empty(t, fx.deletedBesidesSentinels())
+}
+
+func TestInvalidStrategyAnnotationIsRefused(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.f.putConfigMap("frontend-config", withStrategy("reboot-the-cluster"), msg("v2"))
+	ev := fx.f.waitEvent("ConfigMap/frontend-config", "InvalidStrategy")
+	assert.Contains(t, ev.Message, `"reboot-the-cluster"`)
+	fx.settle()
+	assert.Empty(t, fx.deletedBesidesSentinels())
+	// Fixing the annotation applies the owed restart.
+	fx.f.putConfigMap("frontend-config", withStrategy("delete"), msg("v2"))
+	fx.f.waitDeleted(frontendPods...)
+}
+
+func TestPacedDeleteWaitsForReplacementsToBeReady(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.MaxUnavailable = 1 })
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.waitDeleted("frontend-0")
+	var lists int
+	fx.f.snapshot(func() { lists = len(fx.f.podLists) })
+	// cuscon checks readiness again and again, and deletes nothing more meanwhile.
+	fx.f.waitUntil("three readiness checks", func() bool { return len(fx.f.podLists) >= lists+3 })
+	assert.Equal(t, []string{"frontend-0"}, fx.deletedBesidesSentinels())
+	fx.f.snapshot(func() { fx.f.replace = true })
+	fx.f.addPod("frontend-0-r", map[string]string{"app": "frontend"}, true)
+	fx.f.waitDeleted("frontend-1", "frontend-2")
+	assert.Equal(t, []string{"frontend-0", "frontend-1", "frontend-2"}, fx.deletedBesidesSentinels(), "one at a time, in order")
+}
+
+func TestPacedRestartStopsWhenReplacementsNeverBecomeReady(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.MaxUnavailable = 1; c.ReadyTimeout = 50 * time.Millisecond })
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	ev := fx.f.waitEvent("ConfigMap/frontend-config", "RestartIncomplete")
+	assert.Contains(t, ev.Message, "only 2 of 3 pods Ready")
+	assert.Contains(t, ev.Message, "left frontend-1, frontend-2")
+	assert.Equal(t, []string{"frontend-0"}, fx.deletedBesidesSentinels(), "a new config that breaks pods stops the restart")
+}
+
+func TestBurstOfEditsRestartsPodsAtMostTwice(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Debounce = 300 * time.Millisecond })
+	fx.f.snapshot(func() { fx.f.replace = true })
+	for i := range 5 {
+		fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg(fmt.Sprint("burst ", i)))
+	}
+	fx.f.waitUntil("the last edit applied", func() bool {
+		cm := fx.f.configMap("frontend-config")
+		return cm.Metadata.Annotations[hashAnnotation] == contentHash(&source{Data: msg("burst 4")})
+	})
+	fx.settle()
+	batches := fx.log.count("pods matching app=frontend")
+	assert.GreaterOrEqual(t, batches, 1)
+	assert.LessOrEqual(t, batches, 2, "at once, then at most once more at the end of the window")
+	assert.LessOrEqual(t, len(fx.deletedBesidesSentinels()), 6)
+}
+
+func TestConfigMapsChangedTogetherRestartEachPodOnce(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Debounce = time.Second })
+	fx.f.putConfigMap("frontend-extra", sel("app=frontend"), msg("a"))
+	fx.settle() // the sentinel's restart runs at once and opens the window
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.putConfigMap("frontend-extra", sel("app=frontend"), msg("b"))
+	fx.f.waitDeleted(frontendPods...)
+	fx.log.waitFor(t, "Restarted 3 of 3 pods matching app=frontend", 2)
+	assert.ElementsMatch(t, frontendPods, fx.deletedBesidesSentinels(), "two ConfigMaps, one batch, each pod deleted once")
+}
+
+func TestDryRunChangesNothingButReportsEachAction(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.DryRun = true })
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	ev := fx.f.waitEvent("ConfigMap/frontend-config", "Restarted")
+	assert.True(t, strings.HasPrefix(ev.Message, "Dry run: Restarted 3 of 3 pods matching app=frontend"), ev.Message)
+	for _, p := range frontendPods {
+		assert.Contains(t, fx.log.String(), "Dry run: "+p+" would be deleted")
+	}
+	fx.f.snapshot(func() {
+		assert.Empty(t, fx.f.deleted)
+		assert.Subset(t, fx.f.dryRuns, []string{"DELETE frontend-0", "DELETE frontend-1", "DELETE frontend-2", "PATCH configmaps/default/frontend-config"})
+		assert.Zero(t, fx.f.patches, "not even the record is written")
+	})
+}
+
+func TestRateLimiterWaitsOnceTheBucketIsEmpty(t *testing.T) {
+	l := newRateLimiter(600) // ten a second, as many at once
+	for i := range 600 {
+		require.Zero(t, l.take(), "token %d is in the bucket", i)
+	}
+	assert.Positive(t, l.take(), "the 601st action waits for a token")
+
+	var unlimited *rateLimiter
+	assert.Zero(t, unlimited.take())
+	assert.Zero(t, newRateLimiter(0).take())
+}
+
+func TestRateLimitHoldsBackARunawayWriter(t *testing.T) {
+	// Two actions a minute: the third pod waits about half a minute for its token.
+	fx := newFixture(t, func(c *config) { c.RateLimit = 2 })
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.log.waitFor(t, "Rate limit reached; waiting", 1)
+	assert.Equal(t, []string{"frontend-0", "frontend-1"}, fx.deletedBesidesSentinels(), "the third waits for the bucket to refill")
+	assert.Contains(t, fx.log.String(), "pod=frontend-2 wait=")
+}
+
+func TestSecretChangeRestartsPodsAndNeverLogsData(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Secrets = true })
+	secret := func(password string) func(*fakeConfigMap) {
+		return func(s *fakeConfigMap) {
+			s.Metadata.Annotations = sel("app=frontend")
+			s.Data = map[string]string{"password": password}
+		}
+	}
+	fx.f.updateObject("secrets", "default", "db-creds", secret("czNjcjN0LW9uZQ=="))
+	fx.log.waitFor(t, "Synced secrets", 1)
+	fx.f.updateObject("secrets", "default", "db-creds", secret("czNjcjN0LXR3bw=="))
+	fx.f.waitDeleted(frontendPods...)
+	fx.f.waitEvent("Secret/db-creds", "Restarted")
+	assert.Contains(t, fx.log.String(), "secret=db-creds")
+	assert.NotContains(t, fx.log.String(), "czNjcjN0")
+}
+
+func TestNamespacesOutsideTheScopeAreUntouched(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.Namespaces = "default,second" })
+	fx.log.waitFor(t, `Synced configmaps in "second"`, 1)
+	for _, ns := range []string{"second", "third"} {
+		fx.f.addPodIn(ns, ns+"-pod", map[string]string{"app": "frontend"}, "ReplicaSet/rs")
+		fx.f.updateObject("configmaps", ns, "cfg", func(cm *fakeConfigMap) { cm.Metadata.Annotations = sel("app=frontend"); cm.Data = msg("1") })
+	}
+	for _, ns := range []string{"third", "second"} {
+		fx.f.updateObject("configmaps", ns, "cfg", func(cm *fakeConfigMap) { cm.Data = msg("2") })
+	}
+	fx.f.waitDeleted("second-pod")
+	fx.settle()
+	assert.Equal(t, []string{"second-pod"}, fx.deletedBesidesSentinels(), "third is outside the scope; default's pods are not second's")
+}
+
+func TestAllNamespacesWatchesTheClusterWithTheWatchSelector(t *testing.T) {
+	fx := newFixture(t, func(c *config) { c.AllNamespaces = true; c.WatchSelector = "team=web" })
+	fx.f.addPodIn("elsewhere", "elsewhere-pod", map[string]string{"app": "web"}, "ReplicaSet/rs")
+	labelled := func(data string) func(*fakeConfigMap) {
+		return func(cm *fakeConfigMap) {
+			cm.Metadata.Labels = map[string]string{"team": "web"}
+			cm.Metadata.Annotations = sel("app=web")
+			cm.Data = msg(data)
+		}
+	}
+	fx.f.updateObject("configmaps", "elsewhere", "web-config", labelled("1"))
+	fx.f.updateObject("configmaps", "elsewhere", "web-config", labelled("2"))
+	fx.f.waitDeleted("elsewhere-pod")
+	fx.f.snapshot(func() {
+		for _, s := range fx.f.selectors {
+			assert.Equal(t, "team=web", s, "every list and watch asks the server to filter")
+		}
+	})
+}
+
+func TestRestartIsReportedAsAnEventOnTheConfigMap(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	ev := fx.f.waitEvent("ConfigMap/frontend-config", "Restarted")
+	assert.Equal(t, "Normal", ev.Type)
+	assert.Equal(t, "Restarted 3 of 3 pods matching app=frontend: content changed", ev.Message)
+
+	fx.f.putConfigMap("frontend-config", sel("app in (frontend"), msg("v3"))
+	warn := fx.f.waitEvent("ConfigMap/frontend-config", "InvalidSelector")
+	assert.Equal(t, "Warning", warn.Type)
+}

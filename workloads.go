@@ -1,0 +1,90 @@
+// workloads.go implements the rollout strategy: it finds the workload that controls a
+// pod (ReplicaSet → Deployment, StatefulSet, DaemonSet) and restarts it the way
+// `kubectl rollout restart` does, by stamping its pod template, so that the workload's
+// own rolling update replaces the pods.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// restartedAtAnnotation is the pod-template annotation kubectl rollout restart sets.
+const restartedAtAnnotation = "kubectl.kubernetes.io/restartedAt"
+
+// workload is a Deployment, StatefulSet or DaemonSet in a namespace.
+type workload struct {
+	Kind, Namespace, Name string
+}
+
+// String is Kind/Name, as kubectl writes it.
+func (w workload) String() string { return w.Kind + "/" + w.Name }
+
+// ref is the object reference of w, for Events.
+func (w workload) ref() objectRef {
+	return objectRef{APIVersion: "apps/v1", Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}
+}
+
+// path is w's URL.
+func (w workload) path() string {
+	return "/apis/apps/v1/namespaces/" + url.PathEscape(w.Namespace) + "/" + strings.ToLower(w.Kind) + "s/" + url.PathEscape(w.Name)
+}
+
+// appsObject is the part of a ReplicaSet or Deployment that rollout reads.
+type appsObject struct {
+	Metadata objectMeta `json:"metadata"`
+	Spec     struct {
+		Paused bool `json:"paused"`
+	} `json:"spec"`
+}
+
+// workloadOf finds the workload that rolls p's pods. ok is false when there is none that
+// a template restart would help (a bare pod, a ReplicaSet with no Deployment, a Job...);
+// such pods are deleted instead.
+func workloadOf(ctx context.Context, api *apiClient, p *pod) (w workload, ok bool, err error) {
+	owner := controllerOf(&p.Metadata)
+	if owner == nil {
+		return w, false, nil
+	}
+	ns := p.Metadata.Namespace
+	switch owner.Kind {
+	case "StatefulSet", "DaemonSet":
+		return workload{Kind: owner.Kind, Namespace: ns, Name: owner.Name}, true, nil
+	case "ReplicaSet":
+		var rs appsObject
+		if err := api.get(ctx, workload{Kind: "ReplicaSet", Namespace: ns, Name: owner.Name}.path(), nil, &rs); err != nil {
+			return w, false, fmt.Errorf("get replicaset %s: %w", owner.Name, err)
+		}
+		if d := controllerOf(&rs.Metadata); d != nil && d.Kind == "Deployment" {
+			return workload{Kind: "Deployment", Namespace: ns, Name: d.Name}, true, nil
+		}
+	}
+	return w, false, nil
+}
+
+// errPaused refuses to roll a paused Deployment, as kubectl rollout restart does.
+var errPaused = fmt.Errorf("deployment is paused; resume it to roll it")
+
+// rollWorkload stamps w's pod template with the time, which starts a rolling update. A
+// paused Deployment is refused with errPaused.
+func rollWorkload(ctx context.Context, api *apiClient, w workload, now time.Time, dryRun bool) error {
+	if w.Kind == "Deployment" {
+		var d appsObject
+		if err := api.get(ctx, w.path(), nil, &d); err != nil {
+			return fmt.Errorf("get %s: %w", w, err)
+		}
+		if d.Spec.Paused {
+			return errPaused
+		}
+	}
+	patch := map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+		"annotations": map[string]string{restartedAtAnnotation: now.Format(time.RFC3339Nano)}}}}}
+	if err := api.call(ctx, http.MethodPatch, w.path(), dryRunQuery(dryRun), "application/strategic-merge-patch+json", patch, nil); err != nil {
+		return fmt.Errorf("patch %s: %w", w, err)
+	}
+	return nil
+}
