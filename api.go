@@ -22,25 +22,37 @@ const requestTimeout = 30 * time.Second
 
 // apiClient sends requests to the Kubernetes API at base (the proxy's address).
 type apiClient struct {
-	base *url.URL
-	http *http.Client
+	base    *url.URL
+	http    *http.Client
+	metrics *metrics
 }
 
-// newAPIClient returns a client for the API served at base, e.g. http://127.0.0.1:8001.
-func newAPIClient(base string) (*apiClient, error) {
+// newAPIClient returns a client for the API served at base, e.g. http://127.0.0.1:8001,
+// sending through rt (nil: a plain transport, as for the proxy).
+func newAPIClient(base string, rt http.RoundTripper) (*apiClient, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/"))
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return nil, fmt.Errorf("api url %q: want scheme://host[:port]", base)
 	}
-	transport := &http.Transport{
-		Proxy:                 nil, // the API is reached directly: it is the proxy
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: requestTimeout,
+	if rt == nil {
+		rt = newTransport()
 	}
 	// No http.Client.Timeout: it would cut watch bodies; contexts bound each request.
-	return &apiClient{base: u, http: &http.Client{Transport: transport}}, nil
+	return &apiClient{base: u, http: &http.Client{Transport: rt}}, nil
+}
+
+// newTransport is the HTTP transport for the API: short dials, enough idle connections,
+// a bound on waiting for response headers, and no HTTP proxy from the environment.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: requestTimeout,
+	}
 }
 
 // apiError is a non-2xx answer: the HTTP code and, when the body was a Status, its reason
@@ -116,10 +128,18 @@ func (c *apiClient) send(ctx context.Context, method, path string, query url.Val
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
+	verb := method
+	if query.Get("watch") == "true" {
+		verb = "WATCH"
+	}
+	began := time.Now()
 	resp, err := c.http.Do(req)
+	c.metrics.observe("cuscon_api_request_duration_seconds", time.Since(began).Seconds(), "verb", verb)
 	if err != nil {
+		c.metrics.inc("cuscon_api_requests_total", "verb", verb, "code", "error")
 		return nil, err
 	}
+	c.metrics.inc("cuscon_api_requests_total", "verb", verb, "code", strconv.Itoa(resp.StatusCode))
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		return nil, readAPIError(resp)

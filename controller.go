@@ -41,6 +41,8 @@ type controller struct {
 	grace  time.Duration
 	events *eventRecorder
 	sched  *scheduler
+	// leading says whether this replica may act; a follower decides nothing.
+	leading func() bool
 
 	mu sync.Mutex
 	// state maps the key of each annotated object to what cuscon knows of it.
@@ -100,6 +102,13 @@ func (c *controller) synced(ctx context.Context, scope watchScope, items []sourc
 	c.log.Info("Synced "+scope.String(), "annotated", len(items))
 }
 
+// reset forgets everything: a new leader rebuilds its state from a fresh list.
+func (c *controller) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state = map[string]objState{}
+}
+
 // changed handles one watch event.
 func (c *controller) changed(ctx context.Context, eventType string, obj *source) {
 	if eventType == "DELETED" {
@@ -115,6 +124,9 @@ func (c *controller) changed(ctx context.Context, eventType string, obj *source)
 // of its pods if it changed. What was last acted on is the in-memory hash, else the
 // recorded annotation; with neither, the current content becomes the baseline.
 func (c *controller) reconcile(ctx context.Context, obj *source) {
+	if !c.leading() {
+		return // the leader decides; a new leader starts from a fresh list
+	}
 	log := c.log.With("namespace", obj.Metadata.Namespace, kindField(obj.Resource), obj.Metadata.Name)
 	c.mu.Lock()
 	st, write := c.decide(log, obj)

@@ -98,33 +98,35 @@ type fakeAPI struct {
 	addr string
 	srv  *http.Server
 
-	mu         sync.Mutex
-	notify     chan struct{} // closed and replaced on every state change
-	rv         int
-	compacted  int                       // watches from a resourceVersion below this get a 410 ERROR event
-	objects    map[string]*fakeConfigMap // by plural/namespace/name
-	pods       map[string]*fakePod       // by name; each knows its namespace
-	history    []fakeEvent
-	subs       map[*fakeSub]bool
-	scripts    []watchScript
-	lists      int      // ConfigMap list requests served
-	watches    []string // resourceVersion of each watch request, in order
-	deleted    []string // pods deleted, in order
-	deleteReqs []string // every pod DELETE request, whatever its answer
-	patches    int
-	podLists   []string       // labelSelector of each pod list, decoded
-	failDelete map[string]int // pod name -> plain-text 500 answers still to give
-	failLists  int            // pod lists still to answer with a plain-text 503
-	deleteGate chan struct{}  // if set, DELETEs wait for it to close
-	evictBlock map[string]int // pod name -> 429 answers still to give to its eviction
-	evictions  []string       // pods evicted, in order
-	dryRuns    []string       // writes sent with dryRun=All: "DELETE pod", "PATCH configmap"...
-	rollouts   []string       // workloads whose template was patched
-	paused     bool           // whether Deployment "web" is paused
-	replace    bool           // whether a deleted pod is replaced at once by a Ready one, as a ReplicaSet would
-	selectors  []string       // labelSelector of every ConfigMap/Secret list and watch
-	events     []fakeEventRecord
-	uidSeq     int
+	mu             sync.Mutex
+	notify         chan struct{} // closed and replaced on every state change
+	rv             int
+	compacted      int                       // watches from a resourceVersion below this get a 410 ERROR event
+	objects        map[string]*fakeConfigMap // by plural/namespace/name
+	pods           map[string]*fakePod       // by name; each knows its namespace
+	history        []fakeEvent
+	subs           map[*fakeSub]bool
+	scripts        []watchScript
+	lists          int      // ConfigMap list requests served
+	watches        []string // resourceVersion of each watch request, in order
+	deleted        []string // pods deleted, in order
+	deleteReqs     []string // every pod DELETE request, whatever its answer
+	patches        int
+	podLists       []string       // labelSelector of each pod list, decoded
+	failDelete     map[string]int // pod name -> plain-text 500 answers still to give
+	failLists      int            // pod lists still to answer with a plain-text 503
+	deleteGate     chan struct{}  // if set, DELETEs wait for it to close
+	evictBlock     map[string]int // pod name -> 429 answers still to give to its eviction
+	evictions      []string       // pods evicted, in order
+	dryRuns        []string       // writes sent with dryRun=All: "DELETE pod", "PATCH configmap"...
+	rollouts       []string       // workloads whose template was patched
+	paused         bool           // whether Deployment "web" is paused
+	replace        bool           // whether a deleted pod is replaced at once by a Ready one, as a ReplicaSet would
+	selectors      []string       // labelSelector of every ConfigMap/Secret list and watch
+	events         []fakeEventRecord
+	leases         map[string]*lease // by name
+	leaseConflicts int               // Lease PUTs still to answer with 409
+	uidSeq         int
 }
 
 // newFakeAPI starts a fake API serving namespace ns on a loopback port.
@@ -134,6 +136,7 @@ func newFakeAPI(t *testing.T, ns string) *fakeAPI {
 		t: t, ns: ns, notify: make(chan struct{}), rv: 100,
 		objects: map[string]*fakeConfigMap{}, pods: map[string]*fakePod{},
 		subs: map[*fakeSub]bool{}, failDelete: map[string]int{}, evictBlock: map[string]int{},
+		leases: map[string]*lease{},
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -366,6 +369,7 @@ var (
 	eviction   = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods/([^/]+)/eviction$`)
 	appsItem   = regexp.MustCompile(`^/apis/apps/v1/namespaces/([^/]+)/(replicasets|deployments|statefulsets|daemonsets)/([^/]+)$`)
 	eventColl  = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/events$`)
+	leasePath  = regexp.MustCompile(`^/apis/coordination.k8s.io/v1/namespaces/([^/]+)/leases(?:/([^/]+))?$`)
 )
 
 func (f *fakeAPI) handle(w http.ResponseWriter, r *http.Request) {
@@ -392,6 +396,8 @@ func (f *fakeAPI) handle(w http.ResponseWriter, r *http.Request) {
 		f.serveWorkload(w, r, m[2], m[3], dry)
 	case r.Method == http.MethodPost && eventColl.MatchString(p):
 		f.serveEvent(w, r)
+	case leasePath.MatchString(p):
+		f.serveLease(w, r, leasePath.FindStringSubmatch(p)[2])
 	default:
 		writeStatus(w, http.StatusNotFound, "NotFound", "no route for "+r.Method+" "+p)
 	}
@@ -461,7 +467,8 @@ func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request, plural, ns 
 			if !ok {
 				return
 			}
-			_, _ = w.Write(append(line, '\n'))
+			_, _ = w.Write(line) // shared by every watch: never append to it
+			_, _ = io.WriteString(w, "\n")
 			flush()
 		case <-r.Context().Done():
 			f.mu.Lock()
@@ -641,6 +648,42 @@ func (f *fakeAPI) serveWorkload(w http.ResponseWriter, r *http.Request, plural, 
 	}
 }
 
+// serveLease keeps Leases as the API does: create fails if one exists, and a PUT with
+// a stale resourceVersion fails with 409.
+func (f *fakeAPI) serveLease(w http.ResponseWriter, r *http.Request, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var in lease
+	if r.Method != http.MethodGet && json.NewDecoder(r.Body).Decode(&in) != nil {
+		writeStatus(w, http.StatusBadRequest, "BadRequest", "bad lease")
+		return
+	}
+	cur := f.leases[name]
+	switch {
+	case r.Method == http.MethodGet && cur == nil:
+		writeStatus(w, http.StatusNotFound, "NotFound", "leases "+name+" not found")
+		return
+	case r.Method == http.MethodGet:
+	case r.Method == http.MethodPost && f.leases[in.Metadata.Name] != nil:
+		writeStatus(w, http.StatusConflict, "AlreadyExists", "leases "+in.Metadata.Name+" already exists")
+		return
+	case r.Method == http.MethodPut && f.leaseConflicts > 0:
+		f.leaseConflicts--
+		writeStatus(w, http.StatusConflict, "Conflict", "the object has been modified")
+		return
+	case r.Method == http.MethodPut && (cur == nil || cur.Metadata.ResourceVersion != in.Metadata.ResourceVersion):
+		writeStatus(w, http.StatusConflict, "Conflict", "the object has been modified")
+		return
+	default:
+		f.rv++
+		in.Metadata.ResourceVersion = strconv.Itoa(f.rv)
+		cur = &in
+		f.leases[in.Metadata.Name] = cur
+		f.changedLocked()
+	}
+	_ = json.NewEncoder(w).Encode(cur)
+}
+
 // serveEvent records a posted Event.
 func (f *fakeAPI) serveEvent(w http.ResponseWriter, r *http.Request) {
 	var ev struct {
@@ -803,12 +846,15 @@ func (s *logSink) waitFor(t *testing.T, substr string, n int) {
 var testBackoff = backoffPolicy{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 
 // startCuscon runs cuscon against f until the test ends (or stop is called), with cfg
-// changed by edit and each watcher by tune, and returns its log.
-func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*watcher)) (log *logSink, stop func()) {
+// changed by edit and the assembled app by tune, and returns its log. Its health and
+// metrics are served on a free loopback port, named in the log.
+func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*app)) (log *logSink, stop func()) {
 	t.Helper()
 	cfg := config{Namespace: f.ns, APIURL: f.url(), Annotation: "magalix.com/podDeleteMatch", State: "annotation",
 		Strategy: "delete", Events: true, ReadyTimeout: waitTimeout, EvictTimeout: waitTimeout,
-		LogFormat: "text", LogLevel: "debug", ShutdownTimeout: 2 * time.Second}
+		LogFormat: "text", LogLevel: "debug", ShutdownTimeout: 2 * time.Second,
+		LeaseName: "cuscon", LeaseNamespace: f.ns, Identity: "test", LeaseDuration: 2 * time.Second,
+		RenewDeadline: time.Second, RetryPeriod: 20 * time.Millisecond}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -821,11 +867,13 @@ func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*wat
 	a.exec.pollInterval = 5 * time.Millisecond
 	for _, w := range a.watchers {
 		w.backoff = testBackoff
-		for _, fn := range tune {
-			fn(w)
-		}
+	}
+	for _, fn := range tune {
+		fn(a)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	_, err = serve(ctx, "127.0.0.1:0", a.health, a.metrics, logger)
+	require.NoError(t, err)
 	done := make(chan struct{})
 	go func() {
 		a.run(ctx)

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -48,6 +49,16 @@ type config struct {
 	LogLevel          string
 	DeleteUnownedPods bool
 	ShutdownTimeout   time.Duration
+	ListenAddress     string
+	LeaderElect       bool
+	LeaseName         string
+	LeaseNamespace    string
+	Identity          string
+	LeaseDuration     time.Duration
+	RenewDeadline     time.Duration
+	RetryPeriod       time.Duration
+	InCluster         bool
+	ServiceAccountDir string
 }
 
 // errVersion asks main to print the version and exit.
@@ -132,6 +143,16 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e.str(&c.LogLevel, "log-level", "CUSCON_LOG_LEVEL", "info", "info or debug; debug explains every decision")
 	e.boolean(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "also delete matching pods that no controller owns and nothing will recreate")
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "CUSCON_SHUTDOWN_TIMEOUT", 10*time.Second, "on SIGTERM, how long requests under way may finish")
+	e.str(&c.ListenAddress, "listen-address", "CUSCON_LISTEN_ADDRESS", ":8080", "where /healthz, /readyz and /metrics are served (empty: nowhere)")
+	e.boolean(&c.LeaderElect, "leader-elect", "CUSCON_LEADER_ELECT", false, "elect one acting replica through a Lease; the others watch and wait")
+	e.str(&c.LeaseName, "lease-name", "CUSCON_LEASE_NAME", "cuscon", "the Lease of the election")
+	e.str(&c.LeaseNamespace, "lease-namespace", "CUSCON_LEASE_NAMESPACE", "", "the Lease's namespace (default: --namespace)")
+	e.str(&c.Identity, "identity", "POD_NAME", hostname(), "this replica's name in the election")
+	e.duration(&c.LeaseDuration, "lease-duration", "CUSCON_LEASE_DURATION", 15*time.Second, "how long the others wait after the leader's last renewal")
+	e.duration(&c.RenewDeadline, "renew-deadline", "CUSCON_RENEW_DEADLINE", 10*time.Second, "how long the leader keeps failing to renew before it stops acting")
+	e.duration(&c.RetryPeriod, "retry-period", "CUSCON_RETRY_PERIOD", 2*time.Second, "how often the Lease is tried and renewed")
+	e.boolean(&c.InCluster, "in-cluster", "CUSCON_IN_CLUSTER", false, "talk to the API server directly with the pod's ServiceAccount, no proxy sidecar")
+	e.str(&c.ServiceAccountDir, "service-account-dir", "CUSCON_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", "with --in-cluster: where the token and ca.crt are")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -151,8 +172,26 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, errors.New("--annotation and --namespace must not be empty")
 	case c.MaxUnavailable < 0 || c.RateLimit < 0:
 		return c, errors.New("--max-unavailable and --rate-limit must not be negative")
+	case c.LeaderElect && c.State != "annotation":
+		return c, errors.New("--leader-elect needs --state=annotation: a new leader learns what was applied from the objects")
+	case c.LeaderElect && !(c.RetryPeriod < c.RenewDeadline && c.RenewDeadline < c.LeaseDuration):
+		return c, errors.New("--leader-elect needs --retry-period < --renew-deadline < --lease-duration")
+	case c.LeaderElect && c.LeaseDuration%time.Second != 0:
+		return c, errors.New("--lease-duration must be whole seconds: the Lease records seconds")
+	}
+	if c.LeaseNamespace == "" {
+		c.LeaseNamespace = c.Namespace
 	}
 	return c, nil
+}
+
+// hostname is this machine's name, the default identity in leader election.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "cuscon"
+	}
+	return h
 }
 
 // scopes lists what to watch: each namespace (or all) for ConfigMaps, and for Secrets
@@ -217,57 +256,96 @@ func run(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("Starting the service", "version", version, "namespace", cfg.Namespace, "api", cfg.APIURL,
+	log.Info("Starting the service", "version", version, "namespace", cfg.Namespace, "api", a.apiURL,
 		"annotation", cfg.Annotation, "state", cfg.State, "strategy", cfg.Strategy, "dryRun", cfg.DryRun)
+	if cfg.ListenAddress != "" {
+		if _, err := serve(ctx, cfg.ListenAddress, a.health, a.metrics, log); err != nil {
+			return err
+		}
+	}
 	a.run(ctx)
 	log.Info("Stopped", "reason", context.Cause(ctx))
 	return nil
 }
 
 // app is cuscon assembled: watchers feed the controller, which schedules restarts
-// that the executor carries out.
+// that the executor carries out; with leader election, only while this replica leads.
 type app struct {
+	apiURL   string
 	watchers []*watcher
 	ctl      *controller
 	sched    *scheduler
 	exec     *executor
 	events   *eventRecorder
+	elector  *elector
+	metrics  *metrics
+	health   *health
 }
 
 // newApp builds cuscon from cfg.
 func newApp(cfg config, log *slog.Logger) (*app, error) {
-	api, err := newAPIClient(cfg.APIURL)
+	base, rt := cfg.APIURL, http.RoundTripper(nil)
+	if cfg.InCluster {
+		var err error
+		if base, rt, err = inClusterConfig(cfg.ServiceAccountDir); err != nil {
+			return nil, err
+		}
+	}
+	api, err := newAPIClient(base, rt)
 	if err != nil {
 		return nil, err
 	}
-	var events *eventRecorder
+	m := newMetrics()
+	api.metrics = m
+	a := &app{apiURL: base, metrics: m, health: newHealth(15*time.Second, 10*time.Minute), sched: newScheduler(cfg.Debounce)}
 	if cfg.Events {
-		events = newEventRecorder(api, log, cfg.DryRun)
+		a.events = newEventRecorder(api, log, cfg.DryRun)
 	}
-	sched := newScheduler(cfg.Debounce)
-	ctl := &controller{
+	leading := func() bool { return true }
+	if cfg.LeaderElect {
+		a.elector = &elector{
+			api: api, log: log, metrics: m, ns: cfg.LeaseNamespace, name: cfg.LeaseName, identity: cfg.Identity,
+			leaseDuration: cfg.LeaseDuration, renewDeadline: cfg.RenewDeadline, retryPeriod: cfg.RetryPeriod,
+			onStartedLeading: a.resync,
+		}
+		leading = a.elector.isLeader
+	}
+	a.ctl = &controller{
 		api: api, log: log, annotation: cfg.Annotation, strategy: cfg.Strategy,
 		recordState: cfg.State == "annotation", dryRun: cfg.DryRun, grace: cfg.ShutdownTimeout,
-		events: events, sched: sched, state: map[string]objState{},
+		events: a.events, sched: a.sched, leading: leading, state: map[string]objState{},
 	}
-	exec := &executor{
-		api: api, log: log, events: events, limiter: newRateLimiter(cfg.RateLimit), dryRun: cfg.DryRun,
+	a.exec = &executor{
+		api: api, log: log, events: a.events, limiter: newRateLimiter(cfg.RateLimit), dryRun: cfg.DryRun,
 		deleteUnowned: cfg.DeleteUnownedPods, maxUnavailable: cfg.MaxUnavailable,
 		readyTimeout: cfg.ReadyTimeout, evictTimeout: cfg.EvictTimeout, pollInterval: time.Second,
-		grace: cfg.ShutdownTimeout, backoff: defaultBackoff, done: ctl.finished,
+		grace: cfg.ShutdownTimeout, backoff: defaultBackoff, done: a.ctl.finished, metrics: m, leading: leading,
 	}
-	a := &app{ctl: ctl, sched: sched, exec: exec, events: events}
 	for _, scope := range cfg.scopes() {
 		a.watchers = append(a.watchers, &watcher{
-			api: api, scope: scope, labelSelector: cfg.WatchSelector, log: log, handler: ctl,
-			keep: ctl.annotated, idleTimeout: 5 * time.Minute, pageSize: 500, backoff: defaultBackoff,
+			api: api, scope: scope, labelSelector: cfg.WatchSelector, log: log, handler: a.ctl,
+			keep: a.ctl.annotated, idleTimeout: 5 * time.Minute, pageSize: 500, backoff: defaultBackoff,
+			metrics: m, health: a.health, resync: make(chan struct{}, 1),
 		})
 	}
 	return a, nil
 }
 
+// resync starts a new leader's term: what the controller knew as a follower is
+// dropped, and every watcher lists again, so that changes the previous leader did not
+// finish are found from the recorded hashes and applied.
+func (a *app) resync() {
+	a.ctl.reset()
+	for _, w := range a.watchers {
+		select {
+		case w.resync <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // run runs every part until ctx ends, then waits for the restart under way (bounded
-// by the shutdown timeout) and for pending Events.
+// by the shutdown timeout), releases the Lease, and sends pending Events.
 func (a *app) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	evCtx, stopEvents := context.WithCancel(context.WithoutCancel(ctx))
@@ -278,6 +356,10 @@ func (a *app) run(ctx context.Context) {
 	} else {
 		close(evDone)
 	}
+	if a.elector != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.elector.run(ctx) }()
+	}
 	wg.Add(1)
 	go func() { defer wg.Done(); a.sched.run(ctx, func(b []restartRequest) { a.exec.run(ctx, b) }) }()
 	for _, w := range a.watchers {
@@ -285,6 +367,9 @@ func (a *app) run(ctx context.Context) {
 		go func() { defer wg.Done(); w.run(ctx) }()
 	}
 	wg.Wait()
+	if a.elector != nil {
+		a.elector.release(ctx)
+	}
 	stopEvents()
 	<-evDone
 }

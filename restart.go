@@ -35,7 +35,10 @@ type executor struct {
 	grace   time.Duration
 	backoff backoffPolicy
 	// done reports each request's end to the controller.
-	done func(ctx context.Context, req restartRequest, ok bool)
+	done    func(ctx context.Context, req restartRequest, ok bool)
+	metrics *metrics
+	// leading says whether this replica may act; a batch is dropped when it may not.
+	leading func() bool
 }
 
 // job is one request being carried out, with its own log and counts.
@@ -64,6 +67,10 @@ func (t *target) count(field func(*job) *int) {
 // run carries out a batch: requests are grouped by namespace and strategy, and each
 // group's pods are restarted once.
 func (e *executor) run(ctx context.Context, batch []restartRequest) {
+	if e.leading != nil && !e.leading() {
+		e.log.Info("Not the leader; leaving restarts to the leader", "requests", len(batch))
+		return
+	}
 	act, cancel := afterShutdown(ctx, e.grace)
 	defer cancel()
 	type groupKey struct{ ns, strategy string }
@@ -123,6 +130,7 @@ func (e *executor) collect(ctx, act context.Context, jobs []*job) []*target {
 				reason = "InvalidSelector"
 			}
 			e.events.warn(j.req.src, reason, msg)
+			e.metrics.inc("cuscon_restarts_total", "strategy", j.req.strategy, "result", "refused")
 			j.refused = true
 			e.done(ctx, j.req, false)
 			continue
@@ -245,8 +253,11 @@ func (e *executor) restartPod(ctx, act context.Context, strategy string, t *targ
 }
 
 // throttle waits for the rate limiter's token, saying so if it has to; it fails if
-// shutdown comes first.
+// shutdown comes first, or if this replica is no longer the leader.
 func (e *executor) throttle(ctx context.Context, log *slog.Logger) error {
+	if e.leading != nil && !e.leading() {
+		return errors.New("no longer the leader")
+	}
 	d := e.limiter.take()
 	if d <= 0 {
 		return nil
@@ -442,13 +453,20 @@ func (e *executor) report(j *job) {
 	if e.dryRun {
 		line = "Dry run: " + what // the event recorder marks events itself
 	}
+	reaction := time.Since(j.req.seen).Seconds()
 	j.log.Info(line, "matched", j.matched, "restarted", j.restarted, "skipped", j.skipped, "failed", j.failed,
-		"reactionSeconds", time.Since(j.req.seen).Seconds())
+		"reactionSeconds", reaction)
+	e.metrics.observe("cuscon_reaction_seconds", reaction)
+	for result, n := range map[string]int{"restarted": j.restarted, "skipped": j.skipped, "failed": j.failed} {
+		e.metrics.add("cuscon_pods_total", float64(n), "strategy", j.req.strategy, "result", result)
+	}
 	msg := what + ": content changed"
 	if len(j.problems) > 0 {
+		e.metrics.inc("cuscon_restarts_total", "strategy", j.req.strategy, "result", "incomplete")
 		e.events.warn(j.req.src, "RestartIncomplete", msg+"; "+strings.Join(j.problems, "; "))
 		return
 	}
+	e.metrics.inc("cuscon_restarts_total", "strategy", j.req.strategy, "result", "ok")
 	e.events.normal(j.req.src, "Restarted", msg)
 }
 

@@ -67,6 +67,16 @@ func (s watchScope) String() string {
 // errExpired means the resourceVersion to watch from is too old: only a relist recovers.
 var errExpired = errors.New("resourceVersion expired")
 
+// errResync ends a watch so that the watcher lists again.
+var errResync = errors.New("resync requested")
+
+// synced hands a complete list to the handler and notes it.
+func (w *watcher) synced(ctx context.Context, items []source) {
+	w.handler.synced(ctx, w.scope, items)
+	w.health.listed(w.scope.String())
+	w.metrics.set("cuscon_last_sync_timestamp_seconds", float64(time.Now().UnixNano())/1e9)
+}
+
 // watcher lists and watches the objects of one scope.
 type watcher struct {
 	api   *apiClient
@@ -84,6 +94,10 @@ type watcher struct {
 	pageSize int
 	// backoff paces retries after failures.
 	backoff backoffPolicy
+	metrics *metrics
+	health  *health
+	// resync, when signalled, ends the watch and lists again (a new leader's start).
+	resync chan struct{}
 }
 
 // path is the collection URL of the watched objects.
@@ -107,17 +121,26 @@ func (w *watcher) query() url.Values {
 // and retries with backoff, resuming from the last resourceVersion it saw.
 func (w *watcher) run(ctx context.Context) {
 	bo := w.backoff.start()
+	scope, plural := w.scope.String(), w.scope.resource.Plural
 	rv := "" // empty: a list is needed before the next watch
+	lists, watches := 0, 0
 	for ctx.Err() == nil {
+		w.health.beat(scope)
 		if rv == "" {
 			items, listRV, err := w.list(ctx)
 			if err != nil {
-				w.log.Warn("Could not list "+w.scope.resource.Plural+", retrying", "scope", w.scope.String(), "err", err)
+				w.log.Warn("Could not list "+plural+", retrying", "scope", scope, "err", err)
 				bo.wait(ctx)
 				continue
 			}
-			w.handler.synced(ctx, w.scope, items)
+			if lists++; lists > 1 {
+				w.metrics.inc("cuscon_relists_total", "resource", plural)
+			}
+			w.synced(ctx, items)
 			rv = listRV
+		}
+		if watches++; watches > 1 {
+			w.metrics.inc("cuscon_watch_reconnects_total", "resource", plural)
 		}
 		began := time.Now()
 		next, events, err := w.watch(ctx, rv)
@@ -128,6 +151,9 @@ func (w *watcher) run(ctx context.Context) {
 		switch {
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, errResync):
+			w.log.Info("Listing again for a new leader's start", "scope", scope)
+			rv = ""
 		case errors.Is(err, errExpired):
 			w.log.Info("Watch resourceVersion expired, relisting", "scope", w.scope.String(), "resourceVersion", next)
 			rv = ""
@@ -182,8 +208,10 @@ func (w *watcher) list(ctx context.Context) ([]source, string, error) {
 // watch streams events from rv until the stream ends. It returns the last resourceVersion
 // seen (to resume from), how many events it handled, and why it ended (nil: a clean end).
 func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
-	streamCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	streamCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopResync := w.onResync(func() { cancel(errResync) })
+	defer stopResync()
 	q := w.query()
 	q.Set("watch", "true")
 	q.Set("resourceVersion", rv)
@@ -196,8 +224,13 @@ func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
 		return rv, 0, fmt.Errorf("watch %s: %w", w.scope, err)
 	}
 	defer body.Close()
+	scope := w.scope.String()
+	w.health.connected(scope, true)
+	defer w.health.connected(scope, false)
 	events := 0
-	err = decodeEvents(newIdleReader(body, w.idleTimeout, cancel), func(ev *watchEvent) error {
+	err = decodeEvents(newIdleReader(body, w.idleTimeout, func() { cancel(nil) }), func(ev *watchEvent) error {
+		w.health.beat(scope)
+		w.metrics.inc("cuscon_watch_events_total", "resource", w.scope.resource.Plural, "type", ev.Type)
 		switch ev.Type {
 		case "ADDED", "MODIFIED", "DELETED":
 			if ev.Object.Metadata.Name == "" {
@@ -217,10 +250,30 @@ func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
 		}
 		if v := ev.Object.Metadata.ResourceVersion; v != "" {
 			rv = v
+			w.metrics.set("cuscon_last_sync_timestamp_seconds", float64(time.Now().UnixNano())/1e9)
 		}
 		return nil
 	})
+	if context.Cause(streamCtx) == errResync {
+		return rv, events, errResync
+	}
 	return rv, events, err
+}
+
+// onResync calls fn when a resync is requested, until the returned stop is called.
+func (w *watcher) onResync(fn func()) (stop func()) {
+	if w.resync == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-w.resync:
+			fn()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 // decodeEvents reads a watch stream, a sequence of JSON objects, and calls fn with each

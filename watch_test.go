@@ -36,7 +36,7 @@ type fixture struct {
 
 // newFixture builds the setup, starts cuscon (cfg changed by edit) and waits for its
 // first sync.
-func newFixture(t *testing.T, edit func(*config), tune ...func(*watcher)) *fixture {
+func newFixture(t *testing.T, edit func(*config), tune ...func(*app)) *fixture {
 	f := newFakeAPI(t, "default")
 	f.putConfigMap("frontend-config", sel("app=frontend"), msg("Welcome to Kubernetes"))
 	f.putConfigMap("sentinel", sel("app=sentinel"), msg("0"))
@@ -44,7 +44,15 @@ func newFixture(t *testing.T, edit func(*config), tune ...func(*watcher)) *fixtu
 	f.addPods("backend", 2, map[string]string{"app": "backend"})
 	fx := &fixture{t: t, f: f}
 	fx.log, fx.stop = startCuscon(t, f, edit, tune...)
-	fx.log.waitFor(t, "Synced configmaps", 1)
+	var probe config
+	if edit != nil {
+		edit(&probe)
+	}
+	if probe.AllNamespaces {
+		fx.log.waitFor(t, "Synced configmaps in all namespaces", 1)
+	} else {
+		fx.log.waitFor(t, `Synced configmaps in "default"`, 1)
+	}
 	return fx
 }
 
@@ -400,7 +408,7 @@ func TestPlainText500OnWatchResumes(t *testing.T) {
 }
 
 func TestIdleWatchIsAbandoned(t *testing.T) {
-	fx := newFixture(t, nil, func(w *watcher) { w.idleTimeout = 100 * time.Millisecond })
+	fx := newFixture(t, nil, func(a *app) { a.watchers[0].idleTimeout = 100 * time.Millisecond })
 	fx.replaceWatch(func(w http.ResponseWriter, r *http.Request) {
 		streamStart(w)
 		<-r.Context().Done() // a half-open connection: headers, then silence

@@ -104,6 +104,9 @@ func newCluster(t *testing.T, extraEnv ...string) *cluster {
 	if suite.proxyURL != "http://127.0.0.1:8001" {
 		c.cusconEnv = append(c.cusconEnv, "CUSCON_API_URL="+suite.proxyURL)
 	}
+	if suite.health != "http://127.0.0.1:8080" {
+		c.cusconEnv = append(c.cusconEnv, "CUSCON_LISTEN_ADDRESS="+strings.TrimPrefix(suite.health, "http://"))
+	}
 	c.startCuscon()
 	return c
 }
@@ -166,11 +169,22 @@ func (c *cluster) stopProxy() { c.proxy.Stop(10 * time.Second) }
 
 // startCuscon starts the cuscon binary and waits for its first sync.
 func (c *cluster) startCuscon() {
-	before := c.logCount("Synced configmaps")
-	var err error
-	c.cuscon, err = plane.StartProcess(c.dir, "cuscon", c.cusconEnv, suite.cuscon)
+	c.cuscon = c.startCusconAs("cuscon", c.cusconEnv)
+}
+
+// startCusconAs starts another cuscon process, logging to name.log, with env as its
+// whole environment, and waits for its first sync.
+func (c *cluster) startCusconAs(name string, env []string) *plane.Process {
+	c.t.Helper()
+	before := c.logCountOf(name, "Synced configmaps")
+	proc, err := plane.StartProcess(c.dir, name, env, suite.cuscon)
 	require.NoError(c.t, err)
-	c.waitLog("Synced configmaps", before+1)
+	c.t.Cleanup(func() { proc.Stop(5 * time.Second) })
+	c.eventually(name+"'s first sync", func() bool {
+		require.False(c.t, proc.Exited(), "%s exited:\n%s", name, plane.Tail(filepath.Join(c.dir, name+".log"), 20))
+		return c.logCountOf(name, "Synced configmaps") > before
+	})
+	return proc
 }
 
 // stopCuscon sends SIGTERM and requires a clean exit with code 0.
@@ -187,8 +201,9 @@ func (c *cluster) cleanup() {
 		c.proxy.Stop(5 * time.Second)
 	}
 	if c.t.Failed() {
-		for _, name := range []string{"cuscon", "proxy"} {
-			c.t.Logf("%s log (%s):\n%s", name, filepath.Join(c.dir, name+".log"), plane.Tail(filepath.Join(c.dir, name+".log"), 60))
+		logs, _ := filepath.Glob(filepath.Join(c.dir, "*.log"))
+		for _, f := range logs {
+			c.t.Logf("%s:\n%s", f, plane.Tail(f, 60))
 		}
 		return
 	}
@@ -350,15 +365,21 @@ func (c *cluster) waitEvent(kind, name, reason string) {
 // --- cuscon's log ---
 
 // log returns cuscon's log so far (all its runs in this test).
-func (c *cluster) log() string {
-	b, _ := os.ReadFile(filepath.Join(c.dir, "cuscon.log"))
+func (c *cluster) log() string { return c.logOf("cuscon") }
+
+// logOf returns the log of the process called name.
+func (c *cluster) logOf(name string) string {
+	b, _ := os.ReadFile(filepath.Join(c.dir, name+".log"))
 	return string(b)
 }
 
-// logCount counts the log lines containing substr.
-func (c *cluster) logCount(substr string) int {
+// logCount counts the lines of cuscon's log containing substr.
+func (c *cluster) logCount(substr string) int { return c.logCountOf("cuscon", substr) }
+
+// logCountOf counts the lines of name's log containing substr.
+func (c *cluster) logCountOf(name, substr string) int {
 	n := 0
-	for _, line := range strings.Split(c.log(), "\n") {
+	for _, line := range strings.Split(c.logOf(name), "\n") {
 		if strings.Contains(line, substr) {
 			n++
 		}

@@ -28,6 +28,7 @@ var suite struct {
 	dir      string // logs and data of this run
 	cuscon   string // the cuscon binary under test
 	proxyURL string // where each test's kubectl proxy listens
+	health   string // where cuscon serves /healthz, /readyz, /metrics: its default :8080 if free
 }
 
 // minRequestTimeout makes the apiserver end every watch after 5 to 10 seconds, so every
@@ -62,7 +63,8 @@ func runSuite(m *testing.M, bin string) int {
 	if err := build.Run(); err != nil {
 		return fail(fmt.Errorf("build cuscon: %w", err))
 	}
-	suite.proxyURL = proxyAddress()
+	suite.proxyURL = freeOr("127.0.0.1:8001", "the proxy")
+	suite.health = freeOr("127.0.0.1:8080", "cuscon's health and metrics")
 	ctx := context.Background()
 	suite.plane, err = plane.Start(ctx, plane.Options{
 		BinDir: bin, Dir: suite.dir, MinRequestTimeout: minRequestTimeout, Progress: os.Stderr,
@@ -80,18 +82,18 @@ func runSuite(m *testing.M, bin string) int {
 	return code
 }
 
-// proxyAddress is the sidecar's address, http://127.0.0.1:8001, if that port is free on
-// this machine; otherwise a free port, which cuscon is then told with CUSCON_API_URL.
-func proxyAddress() string {
-	if l, err := net.Listen("tcp", "127.0.0.1:8001"); err == nil {
+// freeOr returns http://addr if that loopback port is free on this machine, as in a
+// pod; otherwise a free port, which the tests then pass on explicitly.
+func freeOr(addr, what string) string {
+	if l, err := net.Listen("tcp", addr); err == nil {
 		l.Close()
-		return "http://127.0.0.1:8001"
+		return "http://" + addr
 	}
 	ports, err := plane.FreePorts(1)
 	if err != nil {
-		return "http://127.0.0.1:8001"
+		return "http://" + addr
 	}
-	fmt.Fprintf(os.Stderr, "e2e: port 8001 is taken here; the proxy listens on %d instead\n", ports[0])
+	fmt.Fprintf(os.Stderr, "e2e: %s is taken here; %s uses port %d instead\n", addr, what, ports[0])
 	return fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 }
 

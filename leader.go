@@ -1,0 +1,183 @@
+// leader.go elects one acting replica through a coordination.k8s.io/v1 Lease, over raw
+// HTTP, the way client-go's leader election does: the holder renews the Lease every
+// retry period; the others take it over once it has not changed for its duration, as
+// judged by their own clock; the holder releases it on shutdown.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+)
+
+// microTime is the Lease's time format.
+const microTime = "2006-01-02T15:04:05.000000Z07:00"
+
+// lease is a coordination.k8s.io/v1 Lease.
+type lease struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Metadata   leaseMeta `json:"metadata"`
+	Spec       leaseSpec `json:"spec"`
+}
+
+// leaseMeta is the Lease's metadata; resourceVersion makes a PUT conditional.
+type leaseMeta struct {
+	Name            string `json:"name"`
+	Namespace       string `json:"namespace"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+}
+
+// leaseSpec is who holds the Lease and since when.
+type leaseSpec struct {
+	HolderIdentity       string `json:"holderIdentity"`
+	LeaseDurationSeconds int    `json:"leaseDurationSeconds"`
+	AcquireTime          string `json:"acquireTime,omitempty"`
+	RenewTime            string `json:"renewTime,omitempty"`
+	LeaseTransitions     int    `json:"leaseTransitions"`
+}
+
+// elector takes part in the election for one Lease.
+type elector struct {
+	api      *apiClient
+	log      *slog.Logger
+	metrics  *metrics
+	ns, name string
+	identity string
+	// leaseDuration is how long others wait after the last renewal before taking over;
+	// renewDeadline is how long the leader keeps trying to renew before it steps down;
+	// retryPeriod is how often everyone tries.
+	leaseDuration, renewDeadline, retryPeriod time.Duration
+	// onStartedLeading runs each time this replica becomes the leader.
+	onStartedLeading func()
+
+	leading    atomic.Bool
+	observed   leaseSpec // the record as last seen
+	observedAt time.Time // when it was last seen to change, on our clock
+	renewedAt  time.Time // when we last renewed it, while leading
+}
+
+// isLeader reports whether this replica holds the Lease.
+func (e *elector) isLeader() bool { return e.leading.Load() }
+
+// path is the Lease's URL; with name "" the collection's.
+func (e *elector) path(name string) string {
+	p := "/apis/coordination.k8s.io/v1/namespaces/" + url.PathEscape(e.ns) + "/leases"
+	if name != "" {
+		p += "/" + url.PathEscape(name)
+	}
+	return p
+}
+
+// run takes part until ctx ends. It does not release the Lease: the caller does, with
+// release, once the restart under way has finished.
+func (e *elector) run(ctx context.Context) {
+	e.metrics.set("cuscon_leader", 0)
+	e.log.Info("Waiting to become the leader", "lease", e.ns+"/"+e.name, "identity", e.identity)
+	for {
+		now := time.Now()
+		ok := e.tryAcquireOrRenew(ctx, now)
+		switch {
+		case ok && !e.isLeader():
+			e.renewedAt = now
+			e.leading.Store(true)
+			e.metrics.set("cuscon_leader", 1)
+			e.log.Info("Became the leader", "lease", e.ns+"/"+e.name, "identity", e.identity)
+			if e.onStartedLeading != nil {
+				e.onStartedLeading()
+			}
+		case ok:
+			e.renewedAt = now
+		case e.isLeader() && now.Sub(e.renewedAt) > e.renewDeadline:
+			e.leading.Store(false)
+			e.metrics.set("cuscon_leader", 0)
+			e.log.Error("Lost the lease: could not renew it in time; no longer acting", "lease", e.ns+"/"+e.name, "renewDeadline", e.renewDeadline.String())
+		}
+		jitter := time.Duration(rand.Float64() * 0.2 * float64(e.retryPeriod))
+		if !sleep(ctx, e.retryPeriod+jitter) {
+			return
+		}
+	}
+}
+
+// tryAcquireOrRenew reads the Lease and takes it if it is free, expired or ours. It
+// reports whether this replica holds it afterwards.
+func (e *elector) tryAcquireOrRenew(ctx context.Context, now time.Time) bool {
+	var l lease
+	err := e.api.get(ctx, e.path(e.name), nil, &l)
+	if errorCode(err) == http.StatusNotFound {
+		l = lease{APIVersion: "coordination.k8s.io/v1", Kind: "Lease", Metadata: leaseMeta{Name: e.name, Namespace: e.ns},
+			Spec: e.mine(leaseSpec{}, now)}
+		if err := e.api.call(ctx, http.MethodPost, e.path(""), nil, "application/json", l, nil); err != nil {
+			e.log.Debug("Could not create the lease", "err", err)
+			return false
+		}
+		e.observe(l.Spec, now)
+		return true
+	}
+	if err != nil {
+		e.log.Debug("Could not read the lease", "err", err)
+		return false
+	}
+	if l.Spec != e.observed {
+		e.observe(l.Spec, now)
+	}
+	held := l.Spec.HolderIdentity != "" && l.Spec.HolderIdentity != e.identity
+	expires := e.observedAt.Add(time.Duration(l.Spec.LeaseDurationSeconds) * time.Second)
+	if held && now.Before(expires) {
+		return false
+	}
+	l.Spec = e.mine(l.Spec, now)
+	if err := e.api.call(ctx, http.MethodPut, e.path(e.name), nil, "application/json", l, nil); err != nil {
+		e.log.Debug("Could not take or renew the lease", "err", err) // 409: someone else wrote first
+		return false
+	}
+	e.observe(l.Spec, now)
+	return true
+}
+
+// mine returns spec held by this replica from now on.
+func (e *elector) mine(spec leaseSpec, now time.Time) leaseSpec {
+	if spec.HolderIdentity != e.identity {
+		spec.AcquireTime = now.UTC().Format(microTime)
+		if spec.HolderIdentity != "" {
+			spec.LeaseTransitions++
+		}
+	}
+	spec.HolderIdentity = e.identity
+	spec.LeaseDurationSeconds = int(e.leaseDuration / time.Second)
+	spec.RenewTime = now.UTC().Format(microTime)
+	return spec
+}
+
+func (e *elector) observe(spec leaseSpec, now time.Time) {
+	e.observed, e.observedAt = spec, now
+}
+
+// release gives the Lease up, if this replica holds it, so that another replica takes
+// over at once.
+func (e *elector) release(ctx context.Context) {
+	if !e.isLeader() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	var l lease
+	if err := e.api.get(ctx, e.path(e.name), nil, &l); err != nil || l.Spec.HolderIdentity != e.identity {
+		return
+	}
+	l.Spec.HolderIdentity = ""
+	l.Spec.LeaseDurationSeconds = 1
+	l.Spec.RenewTime = time.Now().UTC().Format(microTime)
+	if err := e.api.call(ctx, http.MethodPut, e.path(e.name), nil, "application/json", l, nil); err != nil {
+		e.log.Warn("Could not release the lease", "err", err)
+		return
+	}
+	e.leading.Store(false)
+	e.metrics.set("cuscon_leader", 0)
+	e.log.Info("Released the lease", "lease", e.ns+"/"+e.name)
+}

@@ -1,0 +1,160 @@
+// server.go serves cuscon's own HTTP endpoints: /healthz (alive, watch loops not
+// wedged), /readyz (first list done, watches connected or reconnecting briefly), and
+// /metrics (Prometheus text format).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// health tracks, per watcher, what the probes report. A nil *health tracks nothing.
+type health struct {
+	// readyGrace is how long a watch may be disconnected (reconnecting, the proxy
+	// down) before /readyz fails.
+	readyGrace time.Duration
+	// wedgedAfter is how long a watch loop may go without a heartbeat before
+	// /healthz fails: it is stuck, and a restart of the pod is the cure.
+	wedgedAfter time.Duration
+
+	mu       sync.Mutex
+	watchers map[string]*watchHealth
+}
+
+// watchHealth is one watcher's state.
+type watchHealth struct {
+	synced            bool
+	connected         bool
+	disconnectedSince time.Time
+	heartbeat         time.Time
+}
+
+// newHealth returns a tracker with the given bounds.
+func newHealth(readyGrace, wedgedAfter time.Duration) *health {
+	return &health{readyGrace: readyGrace, wedgedAfter: wedgedAfter, watchers: map[string]*watchHealth{}}
+}
+
+// update applies fn to scope's state, creating it (disconnected since now) if needed.
+func (h *health) update(scope string, fn func(*watchHealth)) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	w := h.watchers[scope]
+	if w == nil {
+		now := time.Now()
+		w = &watchHealth{disconnectedSince: now, heartbeat: now}
+		h.watchers[scope] = w
+	}
+	fn(w)
+	w.heartbeat = time.Now()
+}
+
+// beat says scope's loop is alive.
+func (h *health) beat(scope string) { h.update(scope, func(*watchHealth) {}) }
+
+// listed says scope's list completed.
+func (h *health) listed(scope string) { h.update(scope, func(w *watchHealth) { w.synced = true }) }
+
+// connected says whether scope's watch stream is open.
+func (h *health) connected(scope string, up bool) {
+	h.update(scope, func(w *watchHealth) {
+		if w.connected && !up {
+			w.disconnectedSince = time.Now()
+		}
+		w.connected = up
+	})
+}
+
+// ready reports whether every watcher has listed and is connected, or was disconnected
+// for less than readyGrace; if not, why.
+func (h *health) ready() (bool, string) {
+	return h.check(func(scope string, w *watchHealth, now time.Time) string {
+		switch {
+		case !w.synced:
+			return scope + ": first list not done"
+		case !w.connected && now.Sub(w.disconnectedSince) > h.readyGrace:
+			return fmt.Sprintf("%s: watch disconnected for %s", scope, now.Sub(w.disconnectedSince).Round(time.Second))
+		}
+		return ""
+	})
+}
+
+// healthy reports whether every watcher's loop has shown life within wedgedAfter.
+func (h *health) healthy() (bool, string) {
+	return h.check(func(scope string, w *watchHealth, now time.Time) string {
+		if d := now.Sub(w.heartbeat); d > h.wedgedAfter {
+			return fmt.Sprintf("%s: no progress for %s", scope, d.Round(time.Second))
+		}
+		return ""
+	})
+}
+
+// check runs problem on every watcher and joins what it finds.
+func (h *health) check(problem func(string, *watchHealth, time.Time) string) (bool, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.watchers) == 0 {
+		return false, "no watcher started yet"
+	}
+	now := time.Now()
+	var problems []string
+	for scope, w := range h.watchers {
+		if p := problem(scope, w, now); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	slices.Sort(problems)
+	return len(problems) == 0, strings.Join(problems, "; ")
+}
+
+// serve listens on addr and serves the probes and metrics until ctx ends; it returns
+// the address it listens on, or an error at once if it cannot listen.
+func serve(ctx context.Context, addr string, h *health, m *metrics, log *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen for health and metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	probe := func(check func() (bool, string)) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if ok, why := check(); !ok {
+				http.Error(w, why, http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		}
+	}
+	mux.Handle("/healthz", probe(h.healthy))
+	mux.Handle("/readyz", probe(h.ready))
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", metricsContentType)
+		if err := m.write(w); err != nil {
+			log.Debug("Could not write metrics", "err", err)
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("Health and metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("Serving health and metrics", "address", ln.Addr().String())
+	return ln.Addr().String(), nil
+}
