@@ -5,7 +5,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +93,37 @@ func TestJSONLogsCarryFields(t *testing.T) {
 	log.Info("Modification detected", "namespace", "default", "configmap", "frontend-config", "selector", "app=frontend", "reason", "content changed")
 	assert.JSONEq(t, `{"level":"INFO","msg":"Modification detected","namespace":"default","configmap":"frontend-config","selector":"app=frontend","reason":"content changed"}`,
 		regexp.MustCompile(`"time":"[^"]*",`).ReplaceAllString(out.String(), ""))
+}
+
+func TestTextAndJSONLogsCarryTheSameFields(t *testing.T) {
+	record := func(log *slog.Logger) {
+		log.With("namespace", "default", "configmap", "frontend-config").
+			Warn("Could not delete frontend-1: 403 Forbidden", "pod", "frontend-1", "err", "forbidden here")
+	}
+	var text, js bytes.Buffer
+	tl, err := newLogger(&text, "text", 0)
+	require.NoError(t, err)
+	jl, err := newLogger(&js, "json", 0)
+	require.NoError(t, err)
+	record(tl)
+	record(jl)
+
+	var fromJSON map[string]any
+	require.NoError(t, json.Unmarshal(js.Bytes(), &fromJSON))
+	fromText := map[string]string{}
+	for _, m := range regexp.MustCompile(`(\w+)=("(?:[^"\\]|\\.)*"|\S+)`).FindAllStringSubmatch(text.String(), -1) {
+		v := m[2]
+		if uq, err := strconv.Unquote(v); err == nil {
+			v = uq
+		}
+		fromText[m[1]] = v
+	}
+	for k, v := range fromJSON {
+		switch k {
+		case "time", "msg":
+			continue
+		}
+		assert.Equal(t, fmt.Sprint(v), fromText[k], "field %s", k)
+	}
+	assert.Len(t, fromText, len(fromJSON)-2, "no field only in the text log")
 }
