@@ -127,6 +127,9 @@ func (c *controller) reconcile(ctx context.Context, obj *source) {
 	if !c.leading() {
 		return // the leader decides; a new leader starts from a fresh list
 	}
+	if _, ok := obj.Metadata.Annotations[c.annotation]; !ok && !c.known(obj.key()) {
+		return // the common case, kept cheap: a ConfigMap cuscon has no business with
+	}
 	log := c.log.With("namespace", obj.Metadata.Namespace, kindField(obj.Resource), obj.Metadata.Name)
 	c.mu.Lock()
 	st, write := c.decide(log, obj)
@@ -134,6 +137,14 @@ func (c *controller) reconcile(ctx context.Context, obj *source) {
 	if write && st.applied != obj.Metadata.Annotations[hashAnnotation] {
 		c.record(ctx, log, obj.ref(), obj.Resource, st.applied)
 	}
+}
+
+// known reports whether cuscon keeps state for the object with key.
+func (c *controller) known(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.state[key]
+	return ok
 }
 
 // decide updates and returns obj's state, and says whether the record may be written.

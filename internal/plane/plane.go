@@ -321,6 +321,9 @@ func (proc *Process) ExitCode() int {
 	return proc.cmd.ProcessState.ExitCode()
 }
 
+// Pid is the process's ID.
+func (proc *Process) Pid() int { return proc.cmd.Process.Pid }
+
 // Signal sends sig to the process.
 func (proc *Process) Signal(sig os.Signal) error { return proc.cmd.Process.Signal(sig) }
 
