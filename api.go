@@ -182,6 +182,18 @@ func (c *apiClient) call(ctx context.Context, method, path string, query url.Val
 	return nil
 }
 
+// getStream GETs path and hands the 2xx body to read, bounded by requestTimeout.
+func (c *apiClient) getStream(ctx context.Context, path string, query url.Values, read func(io.Reader) error) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.send(ctx, http.MethodGet, path, query, "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return read(resp.Body)
+}
+
 // get decodes the JSON at path into out.
 func (c *apiClient) get(ctx context.Context, path string, query url.Values, out any) error {
 	return c.call(ctx, http.MethodGet, path, query, "", nil, out)

@@ -11,7 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func FuzzDecodeEvents(f *testing.F) {
@@ -80,4 +84,21 @@ func benchmarkStream(b *testing.B, handle func(*watchEvent)) {
 	b.ReportMetric(total/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/event")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/total, "B/event")
+}
+
+func TestListPagesAreDecodedOneItemAtATime(t *testing.T) {
+	page := `{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"42","continue":"next"},
+	  "items":[{"metadata":{"name":"a","annotations":{"k":"v"}},"data":{"x":"1"}},{"metadata":{"name":"b"}}]}`
+	var names []string
+	meta, err := decodeList(strings.NewReader(page), func(s *source) { names = append(names, s.Metadata.Name) })
+	require.NoError(t, err)
+	assert.Equal(t, listMeta{ResourceVersion: "42", Continue: "next"}, meta)
+	assert.Equal(t, []string{"a", "b"}, names)
+
+	_, err = decodeList(strings.NewReader(`{"metadata":{},"items":null}`), func(*source) { t.Fatal("no items") })
+	assert.NoError(t, err)
+	for _, bad := range []string{`[]`, `{"items":{}}`, `{"items":[{"metadata":`, `{"metadata":{}`} {
+		_, err := decodeList(strings.NewReader(bad), func(*source) {})
+		assert.Error(t, err, bad)
+	}
 }

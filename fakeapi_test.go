@@ -59,20 +59,26 @@ type fakePod struct {
 
 // fakeEvent is one entry of the history that watches replay.
 type fakeEvent struct {
-	rv         int
-	plural, ns string
-	line       []byte
+	rv               int
+	plural, ns, name string
+	line             []byte
 }
 
-// fakeSub is one open watch: of plural in ns ("" for all namespaces).
+// fakeSub is one open watch: of plural in ns ("" for all namespaces), and of the
+// object called name only if name is set (a metadata.name field selector).
 type fakeSub struct {
-	plural, ns string
-	ch         chan []byte
+	plural, ns, name string
+	ch               chan []byte
 }
 
-// matches reports whether the watch wants an event of plural in ns.
-func (s *fakeSub) matches(plural, ns string) bool {
-	return s.plural == plural && (s.ns == "" || s.ns == ns)
+// matches reports whether the watch wants an event of plural/ns/name.
+func (s *fakeSub) matches(plural, ns, name string) bool {
+	return s.plural == plural && (s.ns == "" || s.ns == ns) && (s.name == "" || s.name == name)
+}
+
+// nameSelected returns the name a metadata.name field selector asks for, or "".
+func nameSelected(r *http.Request) string {
+	return strings.TrimPrefix(r.URL.Query().Get("fieldSelector"), "metadata.name=")
 }
 
 // fakeEventRecord is a Kubernetes Event cuscon posted.
@@ -257,9 +263,9 @@ func (f *fakeAPI) emitLocked(typ, plural string, obj *fakeConfigMap) {
 	obj.Metadata.ResourceVersion = strconv.Itoa(f.rv)
 	line, err := json.Marshal(map[string]any{"type": typ, "object": obj})
 	require.NoError(f.t, err)
-	f.history = append(f.history, fakeEvent{rv: f.rv, plural: plural, ns: obj.Metadata.Namespace, line: line})
+	f.history = append(f.history, fakeEvent{rv: f.rv, plural: plural, ns: obj.Metadata.Namespace, name: obj.Metadata.Name, line: line})
 	for sub := range f.subs {
-		if sub.matches(plural, obj.Metadata.Namespace) {
+		if sub.matches(plural, obj.Metadata.Namespace, obj.Metadata.Name) {
 			sub.ch <- line
 		}
 	}
@@ -417,7 +423,9 @@ func (f *fakeAPI) serveList(w http.ResponseWriter, r *http.Request, plural, ns s
 	f.selectors = append(f.selectors, r.URL.Query().Get("labelSelector"))
 	var items []*fakeConfigMap
 	for key, obj := range f.objects {
-		if strings.HasPrefix(key, plural+"/") && (ns == "" || obj.Metadata.Namespace == ns) && matches(sel, obj.Metadata.Labels) {
+		name := nameSelected(r)
+		if strings.HasPrefix(key, plural+"/") && (ns == "" || obj.Metadata.Namespace == ns) && matches(sel, obj.Metadata.Labels) &&
+			(name == "" || obj.Metadata.Name == name) {
 			items = append(items, obj)
 		}
 	}
@@ -451,9 +459,9 @@ func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request, plural, ns 
 		_, _ = io.WriteString(w, `{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version","reason":"Expired","code":410}}`+"\n")
 		return
 	}
-	sub := &fakeSub{plural: plural, ns: ns, ch: make(chan []byte, 1024)}
+	sub := &fakeSub{plural: plural, ns: ns, name: nameSelected(r), ch: make(chan []byte, 1024)}
 	for _, ev := range f.history {
-		if ev.rv > from && sub.matches(ev.plural, ev.ns) {
+		if ev.rv > from && sub.matches(ev.plural, ev.ns, ev.name) {
 			sub.ch <- ev.line
 		}
 	}
@@ -872,7 +880,7 @@ func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*app
 		fn(a)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err = serve(ctx, "127.0.0.1:0", a.health, a.metrics, logger)
+	_, err = serve(ctx, "127.0.0.1:0", a.health.healthy, a.health.ready, a.metrics, logger)
 	require.NoError(t, err)
 	done := make(chan struct{})
 	go func() {

@@ -223,6 +223,9 @@ func (c config) scopes() []watchScope {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sync" {
+		os.Exit(syncMain(os.Args[2:]))
+	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	switch {
 	case errors.Is(err, errVersion):
@@ -242,6 +245,25 @@ func main() {
 	}
 }
 
+// syncMain runs `cuscon sync` and returns its exit code. In subprocess mode the child's
+// signals are handled by runChild, not by a context.
+func syncMain(args []string) int {
+	cfg, err := parseSyncConfig(args, os.Getenv, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "cuscon sync:", err)
+		return 2
+	}
+	if len(cfg.Command) > 0 {
+		return runSync(context.Background(), cfg, os.Stdout)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return runSync(ctx, cfg, os.Stdout)
+}
+
 // run wires the parts together and runs them until ctx ends.
 func run(ctx context.Context, cfg config, logOut io.Writer) error {
 	var level slog.Level
@@ -259,7 +281,7 @@ func run(ctx context.Context, cfg config, logOut io.Writer) error {
 	log.Info("Starting the service", "version", version, "namespace", cfg.Namespace, "api", a.apiURL,
 		"annotation", cfg.Annotation, "state", cfg.State, "strategy", cfg.Strategy, "dryRun", cfg.DryRun)
 	if cfg.ListenAddress != "" {
-		if _, err := serve(ctx, cfg.ListenAddress, a.health, a.metrics, log); err != nil {
+		if _, err := serve(ctx, cfg.ListenAddress, a.health.healthy, a.health.ready, a.metrics, log); err != nil {
 			return err
 		}
 	}

@@ -42,6 +42,8 @@ var metricDefs = []metricDef{
 	{name: "cuscon_restarts_total", help: "Restart requests carried out, by strategy and result (ok, incomplete, refused).", typ: "counter"},
 	{name: "cuscon_pods_total", help: "Pods acted on, by strategy and result (restarted, skipped, failed).", typ: "counter"},
 	{name: "cuscon_reaction_seconds", help: "From receiving a content change to finishing its last action.", typ: "histogram", buckets: reactionBuckets},
+	{name: "cuscon_sync_writes_total", help: "cuscon sync: configurations written into the directory, or refused (result).", typ: "counter"},
+	{name: "cuscon_reloads_total", help: "cuscon sync: reloads of the app, by result (ok, failed).", typ: "counter"},
 }
 
 // series is one labelled time series: a value, or a histogram's counts.

@@ -27,7 +27,7 @@ import (
 func serverURL(t *testing.T, log *logSink) string {
 	t.Helper()
 	log.waitFor(t, "Serving health and metrics", 1)
-	m := regexp.MustCompile(`Serving health and metrics address=(\S+)`).FindStringSubmatch(log.String())
+	m := regexp.MustCompile(`Serving health and metrics.* address=(\S+)`).FindStringSubmatch(log.String())
 	require.NotNil(t, m)
 	return "http://" + m[1]
 }

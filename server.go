@@ -117,9 +117,10 @@ func (h *health) check(problem func(string, *watchHealth, time.Time) string) (bo
 	return len(problems) == 0, strings.Join(problems, "; ")
 }
 
-// serve listens on addr and serves the probes and metrics until ctx ends; it returns
-// the address it listens on, or an error at once if it cannot listen.
-func serve(ctx context.Context, addr string, h *health, m *metrics, log *slog.Logger) (string, error) {
+// serve listens on addr and serves the probes (answering what healthy and ready say)
+// and the metrics until ctx ends; it returns the address it listens on, or an error at
+// once if it cannot listen.
+func serve(ctx context.Context, addr string, healthy, ready func() (bool, string), m *metrics, log *slog.Logger) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("listen for health and metrics on %s: %w", addr, err)
@@ -135,8 +136,8 @@ func serve(ctx context.Context, addr string, h *health, m *metrics, log *slog.Lo
 			fmt.Fprintln(w, "ok")
 		}
 	}
-	mux.Handle("/healthz", probe(h.healthy))
-	mux.Handle("/readyz", probe(h.ready))
+	mux.Handle("/healthz", probe(healthy))
+	mux.Handle("/readyz", probe(ready))
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", metricsContentType)
 		if err := m.write(w); err != nil {

@@ -66,12 +66,6 @@ type objectRef struct {
 	UID        string `json:"uid,omitempty"`
 }
 
-// sourceList is one page of a ConfigMap or Secret list.
-type sourceList struct {
-	Metadata listMeta `json:"metadata"`
-	Items    []source `json:"items"`
-}
-
 // pod is a Pod: who owns it, whether it is going away, has finished, or is Ready.
 type pod struct {
 	Metadata objectMeta `json:"metadata"`

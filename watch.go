@@ -81,10 +81,10 @@ func (w *watcher) synced(ctx context.Context, items []source) {
 type watcher struct {
 	api   *apiClient
 	scope watchScope
-	// labelSelector, if set, has the server filter the watched objects.
-	labelSelector string
-	log           *slog.Logger
-	handler       handler
+	// labelSelector and fieldSelector, if set, have the server filter the objects.
+	labelSelector, fieldSelector string
+	log                          *slog.Logger
+	handler                      handler
 	// keep chooses which listed objects reach handler.synced; the rest are dropped
 	// page by page, so memory does not grow with objects nobody annotated.
 	keep func(*source) bool
@@ -113,6 +113,9 @@ func (w *watcher) query() url.Values {
 	q := url.Values{}
 	if w.labelSelector != "" {
 		q.Set("labelSelector", w.labelSelector)
+	}
+	if w.fieldSelector != "" {
+		q.Set("fieldSelector", w.fieldSelector)
 	}
 	return q
 }
@@ -175,14 +178,25 @@ func (w *watcher) run(ctx context.Context) {
 }
 
 // list reads every object page by page and returns those keep accepts, with the
-// resourceVersion to watch from. An expired continue token starts the list over.
+// resourceVersion to watch from. Each page is decoded one item at a time, so that only
+// the kept objects stay in memory, never a whole page. An expired continue token starts
+// the list over.
 func (w *watcher) list(ctx context.Context) ([]source, string, error) {
 	var kept []source
 	q := w.query()
 	q.Set("limit", fmt.Sprint(w.pageSize))
 	for {
-		var page sourceList
-		err := w.api.get(ctx, w.path(), q, &page)
+		var meta listMeta
+		err := w.api.getStream(ctx, w.path(), q, func(body io.Reader) error {
+			var err error
+			meta, err = decodeList(body, func(item *source) {
+				item.Resource = w.scope.resource
+				if w.keep(item) {
+					kept = append(kept, *item)
+				}
+			})
+			return err
+		})
 		if errorCode(err) == 410 && q.Get("continue") != "" {
 			w.log.Info("List continue token expired, listing again", "scope", w.scope.String())
 			kept = nil
@@ -192,17 +206,69 @@ func (w *watcher) list(ctx context.Context) ([]source, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("list %s: %w", w.scope, err)
 		}
-		for i := range page.Items {
-			page.Items[i].Resource = w.scope.resource
-			if w.keep(&page.Items[i]) {
-				kept = append(kept, page.Items[i])
-			}
+		if meta.Continue == "" {
+			return kept, meta.ResourceVersion, nil
 		}
-		if page.Metadata.Continue == "" {
-			return kept, page.Metadata.ResourceVersion, nil
-		}
-		q.Set("continue", page.Metadata.Continue)
+		q.Set("continue", meta.Continue)
 	}
+}
+
+// decodeList reads a list answer ({"metadata": ..., "items": [...]}) and calls fn with
+// each item in turn, holding one item at a time; it returns the list's metadata.
+func decodeList(r io.Reader, fn func(*source)) (listMeta, error) {
+	var meta listMeta
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{'); err != nil {
+		return meta, err
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return meta, fmt.Errorf("decode list: %w", err)
+		}
+		switch key {
+		case "metadata":
+			err = dec.Decode(&meta)
+		case "items":
+			err = decodeItems(dec, fn)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return meta, fmt.Errorf("decode list %v: %w", key, err)
+		}
+	}
+	return meta, expectDelim(dec, '}')
+}
+
+// decodeItems reads a JSON array of objects, one at a time.
+func decodeItems(dec *json.Decoder, fn func(*source)) error {
+	if tok, err := dec.Token(); err != nil || tok == nil {
+		return err // null: no items
+	} else if tok != json.Delim('[') {
+		return fmt.Errorf("items: want an array, got %v", tok)
+	}
+	for dec.More() {
+		var item source
+		if err := dec.Decode(&item); err != nil {
+			return err
+		}
+		fn(&item)
+	}
+	return expectDelim(dec, ']')
+}
+
+// expectDelim reads one token and checks that it is d.
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("decode list: %w", err)
+	}
+	if tok != d {
+		return fmt.Errorf("decode list: want %v, got %v", d, tok)
+	}
+	return nil
 }
 
 // watch streams events from rv until the stream ends. It returns the last resourceVersion

@@ -144,7 +144,7 @@ func TestDirectModeWorksWithARealServiceAccountToken(t *testing.T) {
 
 func TestEveryManifestVariantIsAcceptedByTheAPIServer(t *testing.T) {
 	c := newCluster(t)
-	for _, dir := range []string{"manifests", "manifests/ha", "manifests/direct", "manifests/example"} {
+	for _, dir := range []string{"manifests", "manifests/ha", "manifests/direct", "manifests/example", "manifests/sync"} {
 		out := c.kubectl("apply", "--dry-run=server", "-k", filepath.Join(suite.root, dir))
 		assert.Contains(t, out, "(server dry run)", dir)
 	}

@@ -69,6 +69,9 @@ func run(bin, out string, changes int, counts []int) error {
 	}
 
 	for _, pods := range []int{3, 30} {
+		if changes == 0 {
+			break
+		}
 		step(fmt.Sprintf("reaction latency: %d changes, %d pods", changes, pods))
 		lat, err := b.latency(ctx, pods, changes)
 		if err != nil {
