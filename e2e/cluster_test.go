@@ -240,6 +240,27 @@ type podState struct {
 	Terminating bool
 }
 
+// podJSON is the part of a pod's JSON the tests read.
+type podJSON struct {
+	Metadata struct {
+		Name              string  `json:"name"`
+		UID               string  `json:"uid"`
+		DeletionTimestamp *string `json:"deletionTimestamp"`
+	} `json:"metadata"`
+	Status struct {
+		Conditions []struct{ Type, Status string } `json:"conditions"`
+	} `json:"status"`
+}
+
+// state reduces the JSON to what the tests check.
+func (p *podJSON) state() podState {
+	s := podState{Name: p.Metadata.Name, UID: p.Metadata.UID, Terminating: p.Metadata.DeletionTimestamp != nil}
+	for _, cond := range p.Status.Conditions {
+		s.Ready = s.Ready || (cond.Type == "Ready" && cond.Status == "True")
+	}
+	return s
+}
+
 // pods lists the pods labelled app=app in the test's namespace.
 func (c *cluster) pods(app string) []podState { return c.podsIn(c.ns, app) }
 
@@ -247,25 +268,12 @@ func (c *cluster) pods(app string) []podState { return c.podsIn(c.ns, app) }
 func (c *cluster) podsIn(ns, app string) []podState {
 	c.t.Helper()
 	var list struct {
-		Items []struct {
-			Metadata struct {
-				Name              string  `json:"name"`
-				UID               string  `json:"uid"`
-				DeletionTimestamp *string `json:"deletionTimestamp"`
-			} `json:"metadata"`
-			Status struct {
-				Conditions []struct{ Type, Status string } `json:"conditions"`
-			} `json:"status"`
-		} `json:"items"`
+		Items []podJSON `json:"items"`
 	}
 	require.NoError(c.t, json.Unmarshal([]byte(c.kubectl("get", "pods", "-n", ns, "-l", "app="+app, "-o", "json")), &list))
 	var out []podState
-	for _, it := range list.Items {
-		p := podState{Name: it.Metadata.Name, UID: it.Metadata.UID, Terminating: it.Metadata.DeletionTimestamp != nil}
-		for _, cond := range it.Status.Conditions {
-			p.Ready = p.Ready || (cond.Type == "Ready" && cond.Status == "True")
-		}
-		out = append(out, p)
+	for i := range list.Items {
+		out = append(out, list.Items[i].state())
 	}
 	return out
 }

@@ -40,26 +40,14 @@ func (c *cluster) watchReady(app string, want int) *readyWatch {
 		dec := json.NewDecoder(out)
 		for {
 			var ev struct {
-				Type   string `json:"type"`
-				Object struct {
-					Metadata struct {
-						UID               string  `json:"uid"`
-						DeletionTimestamp *string `json:"deletionTimestamp"`
-					} `json:"metadata"`
-					Status struct {
-						Conditions []struct{ Type, Status string } `json:"conditions"`
-					} `json:"status"`
-				} `json:"object"`
+				Type   string  `json:"type"`
+				Object podJSON `json:"object"`
 			}
 			if dec.Decode(&ev) != nil {
 				return
 			}
-			ready := ev.Type != "DELETED" && ev.Object.Metadata.DeletionTimestamp == nil
-			isReady := false
-			for _, cond := range ev.Object.Status.Conditions {
-				isReady = isReady || (cond.Type == "Ready" && cond.Status == "True")
-			}
-			w.update(ev.Object.Metadata.UID, ready && isReady, want)
+			p := ev.Object.state()
+			w.update(p.UID, ev.Type != "DELETED" && p.Ready && !p.Terminating, want)
 		}
 	}()
 	c.eventually("the pod watch to see every pod Ready", func() bool {

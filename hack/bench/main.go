@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -22,9 +24,17 @@ import (
 func main() {
 	bin := flag.String("bin", "", "the plane's binaries (printed by hack/build-plane.sh)")
 	out := flag.String("out", "docs", "where benchmarks.md and benchmarks.svg are written")
-	changes := flag.Int("changes", 100, "ConfigMap changes per latency run")
+	changes := flag.Int("changes", 100, "ConfigMap changes per latency run (0: skip the latency runs)")
 	sizes := flag.String("configmaps", "1000,10000", "ConfigMap counts for the footprint runs")
+	render := flag.Bool("render", false, "only render benchmarks.md and .svg again from benchmarks.json")
 	flag.Parse()
+	if *render {
+		if err := rerender(*out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "bench: --bin is required")
 		os.Exit(2)
@@ -91,18 +101,37 @@ func run(bin, out string, changes int, counts []int) error {
 	if r.Decoder, err = decoderBench(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := r.save(out); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, "benchmarks.md"), []byte(r.markdown()), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(out, "benchmarks.svg"), []byte(r.svg()), 0o644); err != nil {
-		return err
-	}
-	step("wrote " + filepath.Join(out, "benchmarks.md") + " and benchmarks.svg")
+	step("wrote benchmarks.json, .md and .svg in " + out)
 	fmt.Print(r.markdown())
 	return nil
+}
+
+// save writes the raw results and their renderings into out.
+func (r *report) save(out string) error {
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return errors.Join(os.MkdirAll(out, 0o755),
+		os.WriteFile(filepath.Join(out, "benchmarks.json"), append(raw, '\n'), 0o644),
+		os.WriteFile(filepath.Join(out, "benchmarks.md"), []byte(r.markdown()), 0o644),
+		os.WriteFile(filepath.Join(out, "benchmarks.svg"), []byte(r.svg()), 0o644))
+}
+
+// rerender renders the .md and .svg again from the .json of an earlier run.
+func rerender(out string) error {
+	raw, err := os.ReadFile(filepath.Join(out, "benchmarks.json"))
+	if err != nil {
+		return err
+	}
+	var r report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	return r.save(out)
 }
 
 // step prints progress.

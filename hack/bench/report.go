@@ -162,7 +162,7 @@ func (r *report) targets() string {
 
 // svg draws two panels: latency percentiles per run, and memory per ConfigMap count.
 func (r *report) svg() string {
-	const w, h = 760, 300
+	const w, h = 760, 292
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", w, h, w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
@@ -188,13 +188,14 @@ func (r *report) svg() string {
 			bars = append(bars, bar{fmt.Sprintf("%d pods, %s", l.Pods, row.to), v})
 		}
 	}
-	panel(&b, 40, 40, 320, 200, "reaction to DELETE (ms): p50, p90, p99", maxV)
+	panel(&b, 40, 40, 320, 200, "ConfigMap update to first / last pod DELETE (ms)", maxV)
 	colors := [3]string{"#4e79a7", "#f28e2b", "#e15759"}
 	for i, br := range bars {
 		x := 50 + i*76
 		for j, v := range br.v {
 			bh := v / maxV * 200
 			fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="18" height="%.1f" fill="%s"/>`+"\n", x+j*20, 240-bh, bh, colors[j])
+			fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="8" text-anchor="middle">%.0f</text>`+"\n", x+j*20+9, 237-bh, v)
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="256" font-size="9">%s</text>`+"\n", x, br.label)
 	}
@@ -204,17 +205,26 @@ func (r *report) svg() string {
 	for _, f := range r.Footprint {
 		maxM = max(maxM, float64(max(f.PeakRSS, f.ChurnPeakRSS))/(1<<20))
 	}
-	panel(&b, 420, 40, 320, 200, "memory (MiB): peak, steady — 30 MiB target dashed", maxM)
+	panel(&b, 420, 40, 320, 200, "RSS (MiB), 10 KiB ConfigMaps; 30 MiB target dashed", maxM)
 	ty := 240 - 30/maxM*200
 	fmt.Fprintf(&b, `<line x1="420" x2="740" y1="%.1f" y2="%.1f" stroke="#999" stroke-dasharray="4 3"/>`+"\n", ty, ty)
 	for i, f := range r.Footprint {
 		x := 435 + i*75
 		for j, v := range []int64{max(f.PeakRSS, f.ChurnPeakRSS), f.SteadyRSS} {
-			bh := float64(v) / (1 << 20) / maxM * 200
+			m := float64(v) / (1 << 20)
+			bh := m / maxM * 200
 			fmt.Fprintf(&b, `<rect x="%d" y="%.1f" width="22" height="%.1f" fill="%s"/>`+"\n", x+j*24, 240-bh, bh, colors[j])
+			fmt.Fprintf(&b, `<text x="%d" y="%.1f" font-size="8" text-anchor="middle">%.1f</text>`+"\n", x+j*24+11, 237-bh, m)
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="256" font-size="9">%d ConfigMaps</text>`+"\n", x, f.ConfigMaps)
+		fmt.Fprintf(&b, `<text x="%d" y="256" font-size="9">%d ConfigMaps</text>`+"\n", x-5, f.ConfigMaps)
 	}
+	legend := func(x, y int, names ...string) {
+		for i, n := range names {
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", x+i*70, y, colors[i], x+i*70+14, y+9, n)
+		}
+	}
+	legend(50, 272, "p50", "p90", "p99")
+	legend(435, 272, "peak", "steady")
 	b.WriteString("</svg>\n")
 	return b.String()
 }
