@@ -17,6 +17,24 @@ import (
 	"time"
 )
 
+// connect returns a client for the API: through the proxy at apiURL, or, inCluster,
+// straight to the API server with the ServiceAccount in saDir; and the address used.
+func connect(apiURL string, inCluster bool, saDir string, m *metrics) (*apiClient, string, error) {
+	base, rt := apiURL, http.RoundTripper(nil)
+	if inCluster {
+		var err error
+		if base, rt, err = inClusterConfig(saDir); err != nil {
+			return nil, "", err
+		}
+	}
+	api, err := newAPIClient(base, rt)
+	if err != nil {
+		return nil, "", err
+	}
+	api.metrics = m
+	return api, base, nil
+}
+
 // inClusterConfig returns the API's address and a transport that trusts the cluster CA
 // and authenticates with the ServiceAccount token found in dir.
 func inClusterConfig(dir string) (string, http.RoundTripper, error) {

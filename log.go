@@ -13,6 +13,15 @@ import (
 	"time"
 )
 
+// loggerFor returns a logger writing to w in format at the named level (info, debug...).
+func loggerFor(w io.Writer, format, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return newLogger(w, format, l)
+}
+
 // newLogger returns a logger writing to w in format "text" (the article's) or "json".
 func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
 	switch format {

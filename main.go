@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -266,11 +265,7 @@ func syncMain(args []string) int {
 
 // run wires the parts together and runs them until ctx ends.
 func run(ctx context.Context, cfg config, logOut io.Writer) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
-	log, err := newLogger(logOut, cfg.LogFormat, level)
+	log, err := loggerFor(logOut, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
@@ -306,19 +301,11 @@ type app struct {
 
 // newApp builds cuscon from cfg.
 func newApp(cfg config, log *slog.Logger) (*app, error) {
-	base, rt := cfg.APIURL, http.RoundTripper(nil)
-	if cfg.InCluster {
-		var err error
-		if base, rt, err = inClusterConfig(cfg.ServiceAccountDir); err != nil {
-			return nil, err
-		}
-	}
-	api, err := newAPIClient(base, rt)
+	m := newMetrics()
+	api, base, err := connect(cfg.APIURL, cfg.InCluster, cfg.ServiceAccountDir, m)
 	if err != nil {
 		return nil, err
 	}
-	m := newMetrics()
-	api.metrics = m
 	a := &app{apiURL: base, metrics: m, health: newHealth(15*time.Second, 10*time.Minute), sched: newScheduler(cfg.Debounce)}
 	if cfg.Events {
 		a.events = newEventRecorder(api, log, cfg.DryRun)

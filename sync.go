@@ -301,30 +301,17 @@ func httpReload(method, url string) func(ctx context.Context) error {
 // runSync runs `cuscon sync` until ctx ends (sidecar mode) or the child exits
 // (subprocess mode), and returns the exit code.
 func runSync(ctx context.Context, cfg syncConfig, logOut io.Writer) int {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		fmt.Fprintln(os.Stderr, "cuscon sync: --log-level:", err)
-		return 2
-	}
-	log, err := newLogger(logOut, cfg.LogFormat, level)
+	log, err := loggerFor(logOut, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cuscon sync:", err)
 		return 2
 	}
-	base, rt := cfg.APIURL, http.RoundTripper(nil)
-	if cfg.InCluster {
-		if base, rt, err = inClusterConfig(cfg.ServiceAccountDir); err != nil {
-			log.Error(err.Error())
-			return 1
-		}
-	}
-	api, err := newAPIClient(base, rt)
+	m := newMetrics()
+	api, base, err := connect(cfg.APIURL, cfg.InCluster, cfg.ServiceAccountDir, m)
 	if err != nil {
 		log.Error(err.Error())
 		return 1
 	}
-	m := newMetrics()
-	api.metrics = m
 	res := configMaps
 	if cfg.Secret {
 		res = secrets

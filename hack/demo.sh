@@ -43,7 +43,8 @@ say "Starting kubectl proxy on 127.0.0.1:8001 and cuscon behind it (res_namespac
 # Started directly, not through kc, so that $! is kubectl's own PID for the cleanup.
 "$bin/kubectl" --kubeconfig "$work/admin.kubeconfig" proxy --port=8001 --address=127.0.0.1 > "$work/proxy.log" 2>&1 &
 pids+=($!)
-res_namespace=default "$work/cuscon" > "$work/cuscon.log" 2>&1 &
+# Health and metrics on any free loopback port, so that a busy :8080 here does not matter.
+res_namespace=default CUSCON_LISTEN_ADDRESS=127.0.0.1:0 "$work/cuscon" > "$work/cuscon.log" 2>&1 &
 pids+=($!)
 until_true 30 "cuscon's first sync" grep -q "Synced configmaps" "$work/cuscon.log"
 
