@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -87,4 +88,77 @@ func rollWorkload(ctx context.Context, api *apiClient, w workload, now time.Time
 		return fmt.Errorf("patch %s: %w", w, err)
 	}
 	return nil
+}
+
+// rollout restarts the workloads behind todo, each once, and returns the pods that have
+// no workload to roll (they are deleted instead).
+func (e *executor) rollout(ctx, act context.Context, todo []*target) []*target {
+	var order []workload
+	pods := map[workload][]*target{}
+	var rest []*target
+	for _, t := range todo {
+		w, ok, err := workloadOf(act, e.api, &t.pod)
+		switch {
+		case err != nil:
+			t.jobs[0].log.Error(fmt.Sprintf("Could not find the workload of %s: %v", t.pod.Metadata.Name, err), "pod", t.pod.Metadata.Name)
+			t.count(func(j *job) *int { return &j.failed })
+		case !ok:
+			t.jobs[0].log.Info(fmt.Sprintf("%s has no Deployment, StatefulSet or DaemonSet to roll; deleting it instead", t.pod.Metadata.Name), "pod", t.pod.Metadata.Name)
+			rest = append(rest, t)
+		default:
+			if _, seen := pods[w]; !seen {
+				order = append(order, w)
+			}
+			pods[w] = append(pods[w], t)
+		}
+	}
+	for _, w := range order {
+		e.roll(ctx, act, w, pods[w])
+	}
+	return rest
+}
+
+// roll restarts one workload and counts its pods for every job that matched them.
+func (e *executor) roll(ctx, act context.Context, w workload, ts []*target) {
+	jobs := uniqueJobs(ts)
+	log := jobs[0].log.With("workload", w.String())
+	count := func(field func(*job) *int) {
+		for _, t := range ts {
+			t.count(field)
+		}
+	}
+	if err := e.throttle(ctx, log); err != nil {
+		log.Error(fmt.Sprintf("Could not roll out %s: %v", w, err))
+		count(func(j *job) *int { return &j.failed })
+		return
+	}
+	err := rollWorkload(act, e.api, w, time.Now(), e.dryRun)
+	switch {
+	case errors.Is(err, errPaused):
+		msg := fmt.Sprintf("%s is paused; not restarted (resume it, or restart it yourself)", w)
+		log.Warn(msg)
+		e.events.warn(w.ref(), "DeploymentPaused", "cuscon did not restart this paused Deployment after a configuration change")
+		for _, j := range jobs {
+			e.events.warn(j.req.src, "DeploymentPaused", msg)
+			j.problems = append(j.problems, msg)
+		}
+		count(func(j *job) *int { return &j.skipped })
+	case err != nil:
+		log.Error(fmt.Sprintf("Could not roll out %s: %v", w, err), "err", err)
+		count(func(j *job) *int { return &j.failed })
+		for _, j := range jobs {
+			j.problems = append(j.problems, err.Error())
+		}
+	default:
+		verb := "was restarted (rollout)"
+		if e.dryRun {
+			verb = "would be restarted (rollout, dry run)"
+		}
+		log.Info(fmt.Sprintf("%s %s", w, verb), "pods", len(ts))
+		for _, j := range jobs {
+			j.workloads = append(j.workloads, w.String())
+			e.events.normal(w.ref(), "Restarted", fmt.Sprintf("Rolling restart: %s %s content changed", j.req.src.Kind, j.req.src.Name))
+		}
+		count(func(j *job) *int { return &j.restarted })
+	}
 }

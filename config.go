@@ -1,0 +1,210 @@
+// config.go reads cuscon's configuration: flags, each with an environment twin whose
+// value becomes the flag's default, validated before anything starts.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything cuscon can be told.
+type config struct {
+	Namespace         string
+	Namespaces        string
+	AllNamespaces     bool
+	WatchSelector     string
+	Secrets           bool
+	APIURL            string
+	Annotation        string
+	State             string
+	Strategy          string
+	MaxUnavailable    int
+	ReadyTimeout      time.Duration
+	EvictTimeout      time.Duration
+	Debounce          time.Duration
+	RateLimit         int
+	DryRun            bool
+	Events            bool
+	LogFormat         string
+	LogLevel          string
+	DeleteUnownedPods bool
+	ShutdownTimeout   time.Duration
+	ListenAddress     string
+	LeaderElect       bool
+	LeaseName         string
+	LeaseNamespace    string
+	Identity          string
+	LeaseDuration     time.Duration
+	RenewDeadline     time.Duration
+	RetryPeriod       time.Duration
+	InCluster         bool
+	ServiceAccountDir string
+}
+
+// errVersion asks main to print the version and exit.
+var errVersion = errors.New("version requested")
+
+// envFlags defines flags whose defaults come from environment twins, and remembers the
+// first twin that did not parse.
+type envFlags struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	err    error
+}
+
+func (e *envFlags) str(p *string, name, env, def, usage string) {
+	if v := e.getenv(env); v != "" {
+		def = v
+	}
+	e.fs.StringVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) boolean(p *bool, name, env string, def bool, usage string) {
+	if v := e.getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		e.keep(env, err)
+		def = b
+	}
+	e.fs.BoolVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
+	if v := e.getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		e.keep(env, err)
+		def = n
+	}
+	e.fs.IntVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v := e.getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		e.keep(env, err)
+		def = d
+	}
+	e.fs.DurationVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) keep(env string, err error) {
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("env %s: %w", env, err)
+	}
+}
+
+// parseConfig reads flags from args; each flag's default comes from its environment
+// twin (read with getenv) when that is set. Help goes to out.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("cuscon", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintln(out, "Usage: cuscon [flags]\n\nRestarts the pods a ConfigMap's annotation selects when its content changes.\nFlags (a flag on the command line beats its environment twin):")
+		fs.PrintDefaults()
+	}
+	e := &envFlags{fs: fs, getenv: getenv}
+	e.str(&c.Namespace, "namespace", "res_namespace", "default", "namespace whose ConfigMaps and pods are handled")
+	e.str(&c.Namespaces, "namespaces", "CUSCON_NAMESPACES", "", "comma-separated namespaces to handle instead of --namespace")
+	e.boolean(&c.AllNamespaces, "all-namespaces", "CUSCON_ALL_NAMESPACES", false, "handle every namespace (needs a ClusterRole)")
+	e.str(&c.WatchSelector, "watch-selector", "CUSCON_WATCH_SELECTOR", "", "label selector the watched ConfigMaps and Secrets must match (filtered by the server)")
+	e.boolean(&c.Secrets, "secrets", "CUSCON_SECRETS", false, "also watch Secrets carrying the annotation (needs list, watch, patch on secrets)")
+	e.str(&c.APIURL, "api-url", "CUSCON_API_URL", "http://127.0.0.1:8001", "Kubernetes API address: the kubectl proxy sidecar")
+	e.str(&c.Annotation, "annotation", "CUSCON_ANNOTATION", "magalix.com/podDeleteMatch", "annotation holding the pod label selector")
+	e.str(&c.State, "state", "CUSCON_STATE", "annotation", "where the last applied content hash is kept: annotation (on the object, survives restarts) or memory")
+	e.str(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update); the annotation "+strategyAnnotation+" overrides it per object")
+	e.integer(&c.MaxUnavailable, "max-unavailable", "CUSCON_MAX_UNAVAILABLE", 0, "delete/evict this many pods at a time, waiting for replacements to be Ready in between (0: all at once)")
+	e.duration(&c.ReadyTimeout, "ready-timeout", "CUSCON_READY_TIMEOUT", 5*time.Minute, "with --max-unavailable, how long to wait for replacements before stopping")
+	e.duration(&c.EvictTimeout, "evict-timeout", "CUSCON_EVICT_TIMEOUT", 5*time.Minute, "how long to keep retrying evictions a PodDisruptionBudget blocks")
+	e.duration(&c.Debounce, "debounce", "CUSCON_DEBOUNCE", 2*time.Second, "changes within this long after a restart wait for its end and run together")
+	e.integer(&c.RateLimit, "rate-limit", "CUSCON_RATE_LIMIT", 120, "at most this many restart actions (pods, workloads) a minute (0: no limit)")
+	e.boolean(&c.DryRun, "dry-run", "CUSCON_DRY_RUN", false, "decide and log everything, send every write with dryRun=All, change nothing")
+	e.boolean(&c.Events, "events", "CUSCON_EVENTS", true, "report restarts and refusals as Kubernetes Events")
+	e.str(&c.LogFormat, "log-format", "CUSCON_LOG_FORMAT", "text", "text (the Python script's lines) or json")
+	e.str(&c.LogLevel, "log-level", "CUSCON_LOG_LEVEL", "info", "info or debug; debug explains every decision")
+	e.boolean(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "also delete matching pods that no controller owns and nothing will recreate")
+	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "CUSCON_SHUTDOWN_TIMEOUT", 10*time.Second, "on SIGTERM, how long requests under way may finish")
+	e.str(&c.ListenAddress, "listen-address", "CUSCON_LISTEN_ADDRESS", ":8080", "where /healthz, /readyz and /metrics are served (empty: nowhere)")
+	e.boolean(&c.LeaderElect, "leader-elect", "CUSCON_LEADER_ELECT", false, "elect one acting replica through a Lease; the others watch and wait")
+	e.str(&c.LeaseName, "lease-name", "CUSCON_LEASE_NAME", "cuscon", "the Lease of the election")
+	e.str(&c.LeaseNamespace, "lease-namespace", "CUSCON_LEASE_NAMESPACE", "", "the Lease's namespace (default: --namespace)")
+	e.str(&c.Identity, "identity", "POD_NAME", hostname(), "this replica's name in the election")
+	e.duration(&c.LeaseDuration, "lease-duration", "CUSCON_LEASE_DURATION", 15*time.Second, "how long the others wait after the leader's last renewal")
+	e.duration(&c.RenewDeadline, "renew-deadline", "CUSCON_RENEW_DEADLINE", 10*time.Second, "how long the leader keeps failing to renew before it stops acting")
+	e.duration(&c.RetryPeriod, "retry-period", "CUSCON_RETRY_PERIOD", 2*time.Second, "how often the Lease is tried and renewed")
+	e.boolean(&c.InCluster, "in-cluster", "CUSCON_IN_CLUSTER", false, "talk to the API server directly with the pod's ServiceAccount, no proxy sidecar")
+	e.str(&c.ServiceAccountDir, "service-account-dir", "CUSCON_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", "with --in-cluster: where the token and ca.crt are")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	switch {
+	case *showVersion:
+		return c, errVersion
+	case e.err != nil:
+		return c, e.err
+	case fs.NArg() > 0:
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	case c.State != "annotation" && c.State != "memory":
+		return c, fmt.Errorf("--state %q: want annotation or memory", c.State)
+	case !validStrategy(c.Strategy):
+		return c, fmt.Errorf("--strategy %q: want delete, evict or rollout", c.Strategy)
+	case c.Annotation == "" || c.Namespace == "":
+		return c, errors.New("--annotation and --namespace must not be empty")
+	case c.MaxUnavailable < 0 || c.RateLimit < 0:
+		return c, errors.New("--max-unavailable and --rate-limit must not be negative")
+	case c.LeaderElect && c.State != "annotation":
+		return c, errors.New("--leader-elect needs --state=annotation: a new leader learns what was applied from the objects")
+	case c.LeaderElect && !(c.RetryPeriod < c.RenewDeadline && c.RenewDeadline < c.LeaseDuration):
+		return c, errors.New("--leader-elect needs --retry-period < --renew-deadline < --lease-duration")
+	case c.LeaderElect && c.LeaseDuration%time.Second != 0:
+		return c, errors.New("--lease-duration must be whole seconds: the Lease records seconds")
+	}
+	if c.LeaseNamespace == "" {
+		c.LeaseNamespace = c.Namespace
+	}
+	return c, nil
+}
+
+// hostname is this machine's name, the default identity in leader election.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "cuscon"
+	}
+	return h
+}
+
+// scopes lists what to watch: each namespace (or all) for ConfigMaps, and for Secrets
+// when asked.
+func (c config) scopes() []watchScope {
+	namespaces := []string{c.Namespace}
+	switch {
+	case c.AllNamespaces:
+		namespaces = []string{""}
+	case c.Namespaces != "":
+		namespaces = nil
+		for _, ns := range strings.Split(c.Namespaces, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" && !slices.Contains(namespaces, ns) {
+				namespaces = append(namespaces, ns)
+			}
+		}
+	}
+	kinds := []resource{configMaps}
+	if c.Secrets {
+		kinds = append(kinds, secrets)
+	}
+	var out []watchScope
+	for _, k := range kinds {
+		for _, ns := range namespaces {
+			out = append(out, watchScope{resource: k, namespace: ns})
+		}
+	}
+	return out
+}
