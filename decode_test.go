@@ -52,7 +52,7 @@ func BenchmarkDecodeEvents(b *testing.B) {
 func BenchmarkDecodeAndDecide(b *testing.B) {
 	log, _ := newLogger(io.Discard, "text", slog.LevelInfo)
 	c := &controller{log: log, annotation: selectorKey, strategy: "delete", leading: func() bool { return true },
-		sched: newScheduler(0), state: map[string]objState{}}
+		sched: newScheduler(0, log), state: map[string]objState{}}
 	ctx := context.Background()
 	benchmarkStream(b, func(ev *watchEvent) {
 		ev.Object.Resource = configMaps

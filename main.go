@@ -108,7 +108,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{apiURL: base, metrics: m, health: newHealth(15*time.Second, 10*time.Minute), sched: newScheduler(cfg.Debounce)}
+	a := &app{apiURL: base, metrics: m, health: newHealth(15*time.Second, 10*time.Minute), sched: newScheduler(cfg.Debounce, log)}
 	if cfg.Events {
 		a.events = newEventRecorder(api, log, cfg.DryRun)
 	}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -14,6 +15,7 @@ import (
 type scheduler struct {
 	window time.Duration
 	wake   chan struct{}
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	queue   []restartRequest // in order of first arrival; one per object key
@@ -21,8 +23,8 @@ type scheduler struct {
 }
 
 // newScheduler returns a scheduler with the given debounce window.
-func newScheduler(window time.Duration) *scheduler {
-	return &scheduler{window: window, wake: make(chan struct{}, 1)}
+func newScheduler(window time.Duration, log *slog.Logger) *scheduler {
+	return &scheduler{window: window, wake: make(chan struct{}, 1), log: log}
 }
 
 // add queues req, replacing a queued request for the same object.
@@ -59,6 +61,7 @@ func (s *scheduler) run(ctx context.Context, exec func(batch []restartRequest)) 
 				break
 			}
 			if wait > 0 {
+				s.log.Debug("Holding restarts until the debounce window ends", "wait", wait.Round(time.Millisecond).String())
 				t := time.NewTimer(wait)
 				select {
 				case <-ctx.Done():

@@ -120,20 +120,22 @@ func TestPacedRestartStopsWhenReplacementsNeverBecomeReady(t *testing.T) {
 }
 
 func TestBurstOfEditsRestartsPodsAtMostTwice(t *testing.T) {
-	fx := newFixture(t, func(c *config) { c.Debounce = 300 * time.Millisecond })
+	fx := newFixture(t, func(c *config) { c.Debounce = 2 * time.Second })
 	fx.f.snapshot(func() { fx.f.replace = true })
-	for i := range 5 {
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("burst 0"))
+	fx.log.waitFor(t, "Restarted 3 of 3 pods", 1) // the first edit acts at once
+	for i := 1; i < 5; i++ {
 		fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg(fmt.Sprint("burst ", i)))
 	}
-	fx.f.waitUntil("the last edit applied", func() bool {
-		cm := fx.f.configMap("frontend-config")
-		return cm.Metadata.Annotations[hashAnnotation] == contentHash(&source{Data: msg("burst 4")})
+	fx.log.waitFor(t, "Modification detected", 5)
+	fx.log.waitFor(t, "Holding restarts until the debounce window ends", 1)
+	assert.ElementsMatch(t, frontendPods, fx.deletedBesidesSentinels(), "the later edits wait for the window's end")
+	fx.log.waitFor(t, "Restarted 3 of 3 pods", 2)
+	fx.f.waitUntil("the last edit recorded", func() bool {
+		return fx.f.configMap("frontend-config").Metadata.Annotations[hashAnnotation] == contentHash(&source{Data: msg("burst 4")})
 	})
-	fx.settle()
-	batches := fx.log.count("pods matching app=frontend")
-	assert.GreaterOrEqual(t, batches, 1)
-	assert.LessOrEqual(t, batches, 2, "at once, then at most once more at the end of the window")
-	assert.LessOrEqual(t, len(fx.deletedBesidesSentinels()), 6)
+	assert.Len(t, fx.deletedBesidesSentinels(), 6, "five edits, two restarts")
+	assert.Equal(t, 2, fx.log.count("pods matching app=frontend"))
 }
 
 func TestConfigMapsChangedTogetherRestartEachPodOnce(t *testing.T) {
@@ -142,9 +144,17 @@ func TestConfigMapsChangedTogetherRestartEachPodOnce(t *testing.T) {
 	fx.settle() // the sentinel's restart runs at once and opens the window
 	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
 	fx.f.putConfigMap("frontend-extra", sel("app=frontend"), msg("b"))
-	fx.f.waitDeleted(frontendPods...)
+	fx.log.waitFor(t, "Holding restarts until the debounce window ends", 1)
 	fx.log.waitFor(t, "Restarted 3 of 3 pods matching app=frontend", 2)
-	assert.ElementsMatch(t, frontendPods, fx.deletedBesidesSentinels(), "two ConfigMaps, one batch, each pod deleted once")
+	fx.f.snapshot(func() {
+		var frontend []string
+		for _, p := range fx.f.deleteReqs {
+			if strings.HasPrefix(p, "frontend-") {
+				frontend = append(frontend, p)
+			}
+		}
+		assert.ElementsMatch(t, frontendPods, frontend, "two ConfigMaps, one batch, one DELETE per pod")
+	})
 }
 
 func TestDryRunChangesNothingButReportsEachAction(t *testing.T) {
