@@ -14,14 +14,25 @@ import (
 	"time"
 )
 
+// commonConfig is what the controller and `cuscon sync` are both told: how to reach the
+// API, where to serve health and metrics, how to log.
+type commonConfig struct {
+	APIURL            string
+	InCluster         bool
+	ServiceAccountDir string
+	ListenAddress     string
+	LogFormat         string
+	LogLevel          string
+}
+
 // config is everything cuscon can be told.
 type config struct {
+	commonConfig
 	Namespace         string
 	Namespaces        string
 	AllNamespaces     bool
 	WatchSelector     string
 	Secrets           bool
-	APIURL            string
 	Annotation        string
 	State             string
 	Strategy          string
@@ -32,11 +43,8 @@ type config struct {
 	RateLimit         int
 	DryRun            bool
 	Events            bool
-	LogFormat         string
-	LogLevel          string
 	DeleteUnownedPods bool
 	ShutdownTimeout   time.Duration
-	ListenAddress     string
 	LeaderElect       bool
 	LeaseName         string
 	LeaseNamespace    string
@@ -44,8 +52,6 @@ type config struct {
 	LeaseDuration     time.Duration
 	RenewDeadline     time.Duration
 	RetryPeriod       time.Duration
-	InCluster         bool
-	ServiceAccountDir string
 }
 
 // errVersion asks main to print the version and exit.
@@ -99,6 +105,16 @@ func (e *envFlags) keep(env string, err error) {
 	}
 }
 
+// common defines the flags of commonConfig.
+func (e *envFlags) common(c *commonConfig) {
+	e.str(&c.APIURL, "api-url", "CUSCON_API_URL", "http://127.0.0.1:8001", "Kubernetes API address: the kubectl proxy sidecar")
+	e.boolean(&c.InCluster, "in-cluster", "CUSCON_IN_CLUSTER", false, "talk to the API server directly with the pod's ServiceAccount, no proxy sidecar")
+	e.str(&c.ServiceAccountDir, "service-account-dir", "CUSCON_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", "with --in-cluster: where the token and ca.crt are")
+	e.str(&c.ListenAddress, "listen-address", "CUSCON_LISTEN_ADDRESS", ":8080", "where /healthz, /readyz and /metrics are served (empty: nowhere)")
+	e.str(&c.LogFormat, "log-format", "CUSCON_LOG_FORMAT", "text", "text (the Python script's lines) or json")
+	e.str(&c.LogLevel, "log-level", "CUSCON_LOG_LEVEL", "info", "info or debug; debug explains every decision")
+}
+
 // parseConfig reads flags from args; each flag's default comes from its environment
 // twin (read with getenv) when that is set. Help goes to out.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
@@ -110,12 +126,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		fs.PrintDefaults()
 	}
 	e := &envFlags{fs: fs, getenv: getenv}
+	e.common(&c.commonConfig)
 	e.str(&c.Namespace, "namespace", "res_namespace", "default", "namespace whose ConfigMaps and pods are handled")
 	e.str(&c.Namespaces, "namespaces", "CUSCON_NAMESPACES", "", "comma-separated namespaces to handle instead of --namespace")
 	e.boolean(&c.AllNamespaces, "all-namespaces", "CUSCON_ALL_NAMESPACES", false, "handle every namespace (needs a ClusterRole)")
 	e.str(&c.WatchSelector, "watch-selector", "CUSCON_WATCH_SELECTOR", "", "label selector the watched ConfigMaps and Secrets must match (filtered by the server)")
 	e.boolean(&c.Secrets, "secrets", "CUSCON_SECRETS", false, "also watch Secrets carrying the annotation (needs list, watch, patch on secrets)")
-	e.str(&c.APIURL, "api-url", "CUSCON_API_URL", "http://127.0.0.1:8001", "Kubernetes API address: the kubectl proxy sidecar")
 	e.str(&c.Annotation, "annotation", "CUSCON_ANNOTATION", "magalix.com/podDeleteMatch", "annotation holding the pod label selector")
 	e.str(&c.State, "state", "CUSCON_STATE", "annotation", "where the last applied content hash is kept: annotation (on the object, survives restarts) or memory")
 	e.str(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update); the annotation "+strategyAnnotation+" overrides it per object")
@@ -126,11 +142,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e.integer(&c.RateLimit, "rate-limit", "CUSCON_RATE_LIMIT", 120, "at most this many restart actions (pods, workloads) a minute (0: no limit)")
 	e.boolean(&c.DryRun, "dry-run", "CUSCON_DRY_RUN", false, "decide and log everything, send every write with dryRun=All, change nothing")
 	e.boolean(&c.Events, "events", "CUSCON_EVENTS", true, "report restarts and refusals as Kubernetes Events")
-	e.str(&c.LogFormat, "log-format", "CUSCON_LOG_FORMAT", "text", "text (the Python script's lines) or json")
-	e.str(&c.LogLevel, "log-level", "CUSCON_LOG_LEVEL", "info", "info or debug; debug explains every decision")
 	e.boolean(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "also delete matching pods that no controller owns and nothing will recreate")
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "CUSCON_SHUTDOWN_TIMEOUT", 10*time.Second, "on SIGTERM, how long requests under way may finish")
-	e.str(&c.ListenAddress, "listen-address", "CUSCON_LISTEN_ADDRESS", ":8080", "where /healthz, /readyz and /metrics are served (empty: nowhere)")
 	e.boolean(&c.LeaderElect, "leader-elect", "CUSCON_LEADER_ELECT", false, "elect one acting replica through a Lease; the others watch and wait")
 	e.str(&c.LeaseName, "lease-name", "CUSCON_LEASE_NAME", "cuscon", "the Lease of the election")
 	e.str(&c.LeaseNamespace, "lease-namespace", "CUSCON_LEASE_NAMESPACE", "", "the Lease's namespace (default: --namespace)")
@@ -138,8 +151,6 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e.duration(&c.LeaseDuration, "lease-duration", "CUSCON_LEASE_DURATION", 15*time.Second, "how long the others wait after the leader's last renewal")
 	e.duration(&c.RenewDeadline, "renew-deadline", "CUSCON_RENEW_DEADLINE", 10*time.Second, "how long the leader keeps failing to renew before it stops acting")
 	e.duration(&c.RetryPeriod, "retry-period", "CUSCON_RETRY_PERIOD", 2*time.Second, "how often the Lease is tried and renewed")
-	e.boolean(&c.InCluster, "in-cluster", "CUSCON_IN_CLUSTER", false, "talk to the API server directly with the pod's ServiceAccount, no proxy sidecar")
-	e.str(&c.ServiceAccountDir, "service-account-dir", "CUSCON_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", "with --in-cluster: where the token and ca.crt are")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err

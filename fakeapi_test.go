@@ -858,10 +858,11 @@ var testBackoff = backoffPolicy{Initial: 5 * time.Millisecond, Max: 50 * time.Mi
 // metrics are served on a free loopback port, named in the log.
 func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*app)) (log *logSink, stop func()) {
 	t.Helper()
-	cfg := config{Namespace: f.ns, APIURL: f.url(), Annotation: "magalix.com/podDeleteMatch", State: "annotation",
+	cfg := config{commonConfig: commonConfig{APIURL: f.url(), LogFormat: "text", LogLevel: "debug"},
+		Namespace: f.ns, Annotation: "magalix.com/podDeleteMatch", State: "annotation",
 		Strategy: "delete", Events: true, ReadyTimeout: waitTimeout, EvictTimeout: waitTimeout,
-		LogFormat: "text", LogLevel: "debug", ShutdownTimeout: 2 * time.Second,
-		LeaseName: "cuscon", LeaseNamespace: f.ns, Identity: "test", LeaseDuration: 2 * time.Second,
+		ShutdownTimeout: 2 * time.Second,
+		LeaseName:       "cuscon", LeaseNamespace: f.ns, Identity: "test", LeaseDuration: 2 * time.Second,
 		RenewDeadline: time.Second, RetryPeriod: 20 * time.Millisecond}
 	if edit != nil {
 		edit(&cfg)

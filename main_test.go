@@ -55,7 +55,7 @@ func TestBadConfigurationIsRefused(t *testing.T) {
 		_, err := parseConfig(tc.args, env(tc.env), &bytes.Buffer{})
 		assert.Error(t, err, name)
 	}
-	err := run(context.Background(), config{APIURL: "not a url", LogFormat: "text", LogLevel: "info"}, &bytes.Buffer{})
+	err := run(context.Background(), config{commonConfig: commonConfig{APIURL: "not a url", LogFormat: "text", LogLevel: "info"}}, &bytes.Buffer{})
 	assert.ErrorContains(t, err, "api url")
 }
 

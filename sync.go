@@ -25,19 +25,14 @@ import (
 
 // syncConfig is what `cuscon sync` can be told.
 type syncConfig struct {
-	Namespace, Name   string
-	Secret            bool
-	Dir               string
-	ReloadURL         string
-	ReloadMethod      string
-	ReloadRetries     int
-	Command           []string
-	APIURL            string
-	InCluster         bool
-	ServiceAccountDir string
-	ListenAddress     string
-	LogFormat         string
-	LogLevel          string
+	Namespace, Name string
+	Secret          bool
+	Dir             string
+	ReloadURL       string
+	ReloadMethod    string
+	ReloadRetries   int
+	Command         []string
+	commonConfig
 }
 
 // parseSyncConfig reads the sync subcommand's flags; what follows "--" is the command.
@@ -60,12 +55,7 @@ func parseSyncConfig(args []string, getenv func(string) string, out io.Writer) (
 	e.str(&c.ReloadURL, "reload-url", "CUSCON_RELOAD_URL", "", "sidecar mode: the app's reload endpoint")
 	e.str(&c.ReloadMethod, "reload-method", "CUSCON_RELOAD_METHOD", http.MethodPost, "HTTP method of the reload request")
 	e.integer(&c.ReloadRetries, "reload-retries", "CUSCON_RELOAD_RETRIES", 5, "failed reloads in a row after which /healthz fails (cuscon keeps retrying)")
-	e.str(&c.APIURL, "api-url", "CUSCON_API_URL", "http://127.0.0.1:8001", "Kubernetes API address: the kubectl proxy sidecar")
-	e.boolean(&c.InCluster, "in-cluster", "CUSCON_IN_CLUSTER", false, "talk to the API server directly with the pod's ServiceAccount")
-	e.str(&c.ServiceAccountDir, "service-account-dir", "CUSCON_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", "with --in-cluster: where the token and ca.crt are")
-	e.str(&c.ListenAddress, "listen-address", "CUSCON_LISTEN_ADDRESS", ":8080", "where /healthz, /readyz and /metrics are served (empty: nowhere)")
-	e.str(&c.LogFormat, "log-format", "CUSCON_LOG_FORMAT", "text", "text or json")
-	e.str(&c.LogLevel, "log-level", "CUSCON_LOG_LEVEL", "info", "info or debug")
+	e.common(&c.commonConfig)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

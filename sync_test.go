@@ -117,7 +117,7 @@ func (rs *reloadServer) reloads() []string {
 func startSync(t *testing.T, f *fakeAPI, dir, reloadURL string, retries int) (*logSink, string) {
 	t.Helper()
 	cfg := syncConfig{Namespace: "default", Name: "app-config", Dir: dir, ReloadURL: reloadURL, ReloadMethod: http.MethodPost,
-		ReloadRetries: retries, APIURL: f.url(), ListenAddress: "127.0.0.1:0", LogFormat: "text", LogLevel: "debug"}
+		ReloadRetries: retries, commonConfig: commonConfig{APIURL: f.url(), ListenAddress: "127.0.0.1:0", LogFormat: "text", LogLevel: "debug"}}
 	log := newLogSink()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)

@@ -1,6 +1,6 @@
 // cluster_test.go gives each end-to-end test its own namespace on the shared plane, set
 // up as in production: the article's example app beside unrelated pods, cuscon's
-// ServiceAccount and Role from manifests/rbac.yaml, a kubectl proxy authenticating as
+// ServiceAccount and Role from manifests/base/rbac.yaml, a kubectl proxy authenticating as
 // that ServiceAccount, and the cuscon binary started with only res_namespace set.
 package e2e
 

@@ -1,7 +1,7 @@
 // Package e2e proves cuscon against a real control plane: a real kube-apiserver (with
 // etcd, controller-manager, scheduler, and kwok as the kubelet) behind a real kubectl
 // proxy that authenticates as cuscon's own ServiceAccount with the Role from
-// manifests/rbac.yaml. The real cuscon binary is started as the sidecar Deployment starts
+// manifests/base/rbac.yaml. The real cuscon binary is started as the sidecar Deployment starts
 // it: only res_namespace set, the proxy on 127.0.0.1:8001.
 //
 // main_test.go starts the plane once for all tests; each test gets its own namespace.
