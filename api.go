@@ -1,5 +1,7 @@
-// api.go is the one place that talks HTTP to the Kubernetes API: it builds URLs, sends
-// requests through the kubectl proxy, and turns every non-2xx answer into an *apiError.
+// api.go is the one place that talks HTTP to the Kubernetes API: it builds every path,
+// sends requests through the kubectl proxy, and turns every non-2xx answer into an
+// *apiError.
+
 package main
 
 import (
@@ -14,8 +16,50 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
+
+// collectionPath is the URL of res in ns, or in every namespace when ns is "".
+func collectionPath(res resource, ns string) string {
+	if ns == "" {
+		return "/api/v1/" + res.Plural
+	}
+	return "/api/v1/namespaces/" + url.PathEscape(ns) + "/" + res.Plural
+}
+
+// objectPath is the URL of one ConfigMap, Secret, Pod or Event.
+func objectPath(res resource, ns, name string) string {
+	return collectionPath(res, ns) + "/" + url.PathEscape(name)
+}
+
+// evictionPath is the URL of p's eviction subresource.
+func evictionPath(p *pod) string {
+	return objectPath(podResource, p.Metadata.Namespace, p.Metadata.Name) + "/eviction"
+}
+
+// workloadPath is the URL of an apps/v1 object: a Deployment, StatefulSet, DaemonSet or
+// ReplicaSet.
+func workloadPath(kind, ns, name string) string {
+	return "/apis/apps/v1/namespaces/" + url.PathEscape(ns) + "/" + strings.ToLower(kind) + "s/" + url.PathEscape(name)
+}
+
+// leasePath is the URL of a coordination.k8s.io/v1 Lease; with name "" the collection's.
+func leasePath(ns, name string) string {
+	p := "/apis/coordination.k8s.io/v1/namespaces/" + url.PathEscape(ns) + "/leases"
+	if name != "" {
+		p += "/" + url.PathEscape(name)
+	}
+	return p
+}
+
+// dryRunQuery is the query of a write: dryRun=All in a dry run, else nothing.
+func dryRunQuery(dryRun bool) url.Values {
+	if dryRun {
+		return url.Values{"dryRun": {"All"}}
+	}
+	return nil
+}
 
 // requestTimeout bounds every request except a watch, whose body is read for minutes.
 const requestTimeout = 30 * time.Second
@@ -38,7 +82,8 @@ func newAPIClient(base string, rt http.RoundTripper) (*apiClient, error) {
 		rt = newTransport()
 	}
 	// No http.Client.Timeout: it would cut watch bodies; contexts bound each request.
-	return &apiClient{base: u, http: &http.Client{Transport: rt}}, nil
+	// Requests are counted in a registry of their own until connect shares the app's.
+	return &apiClient{base: u, http: &http.Client{Transport: rt}, metrics: newMetrics()}, nil
 }
 
 // newTransport is the HTTP transport for the API: short dials, enough idle connections,
@@ -89,16 +134,29 @@ func errorCode(err error) int {
 	return 0
 }
 
-// isTransient reports whether retrying may help: the proxy or API was unreachable or
-// timed out, was overloaded (429), or failed with a 5xx. Any other answer is final, and
-// so is a request refused before it was sent.
+// isTransient reports whether retrying may help. Only an answer of the API is final: a
+// 4xx other than 408 and 429 (refused, invalid, forbidden, not found). Everything else
+// may pass: no answer, a timeout, a 5xx, a body cut off or garbled on its way. A request
+// cancelled by cuscon itself is not retried either.
 func isTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
 	var ae *apiError
 	if errors.As(err, &ae) {
-		return ae.Code == http.StatusTooManyRequests || ae.Code >= 500
+		return ae.Code == http.StatusRequestTimeout || ae.Code == http.StatusTooManyRequests || ae.Code >= 500
 	}
-	var ue *url.Error
-	return errors.As(err, &ue) && !errors.Is(err, context.Canceled)
+	return true
+}
+
+// refusedLoopback reports whether err is a refused connection to an API address on this
+// host: the proxy sidecar is down or restarting, not a remote server in trouble.
+func (c *apiClient) refusedLoopback(err error) bool {
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return false
+	}
+	ip := net.ParseIP(c.base.Hostname())
+	return c.base.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // url builds the address of path with query on the API.
@@ -134,12 +192,12 @@ func (c *apiClient) send(ctx context.Context, method, path string, query url.Val
 	}
 	began := time.Now()
 	resp, err := c.http.Do(req)
-	c.metrics.observe("cuscon_api_request_duration_seconds", time.Since(began).Seconds(), "verb", verb)
+	c.metrics.apiDuration.observe(time.Since(began).Seconds(), "verb", verb)
 	if err != nil {
-		c.metrics.inc("cuscon_api_requests_total", "verb", verb, "code", "error")
+		c.metrics.apiRequests.inc("verb", verb, "code", "error")
 		return nil, err
 	}
-	c.metrics.inc("cuscon_api_requests_total", "verb", verb, "code", strconv.Itoa(resp.StatusCode))
+	c.metrics.apiRequests.inc("verb", verb, "code", strconv.Itoa(resp.StatusCode))
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		return nil, readAPIError(resp)
@@ -160,6 +218,14 @@ func readAPIError(resp *http.Response) error {
 		return &apiError{Code: resp.StatusCode, Reason: st.Reason, Message: st.Message, RetryAfter: retry}
 	}
 	return &apiError{Code: resp.StatusCode, Message: truncate(strings.TrimSpace(string(b)), 200), RetryAfter: retry}
+}
+
+// truncate shortens s to at most n bytes, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n-3], "") + "..."
 }
 
 // call sends a request bounded by requestTimeout and decodes a 2xx JSON answer into out

@@ -2,7 +2,10 @@
 // half a configuration, the way the kubelet updates volumes: the files go into a fresh
 // hidden directory, a symlink ..data is swapped to it in one rename, and each key is a
 // symlink through ..data. Keys that would escape the directory, collide, or cannot be
-// written are refused before anything visible changes.
+// written are refused before anything visible changes. The directory may be shared with
+// an app that can write it, so nothing found there is trusted: only directories with
+// the name cuscon gives versions are ever removed, and no link is followed for a write.
+
 package main
 
 import (
@@ -73,7 +76,6 @@ func (w *atomicWriter) write(files map[string][]byte, hash string) error {
 	if err := w.checkVisible(files); err != nil {
 		return err
 	}
-	old, _ := os.Readlink(filepath.Join(w.dir, dataLink))
 	version, err := w.writeVersion(files)
 	if err != nil {
 		return err
@@ -90,17 +92,58 @@ func (w *atomicWriter) write(files map[string][]byte, hash string) error {
 		return fmt.Errorf("swap to new version: %w", err)
 	}
 	// From here the new version is what the app reads; what follows tidies up.
+	return errors.Join(w.linkVisible(files), w.writeHash(hash), w.removeStale())
+}
+
+// versionPrefix starts the name of every version directory cuscon writes.
+const versionPrefix = "..cuscon_"
+
+// isVersion reports whether name is one cuscon gives a version directory: anything
+// else in the directory (a planted "..data" target such as ".", "..", "/etc") is not
+// cuscon's to remove.
+func isVersion(name string) bool {
+	return strings.HasPrefix(name, versionPrefix) && !strings.ContainsAny(name, "/\\") && filepath.Base(name) == name
+}
+
+// removeStale removes the version directories that ..data does not point at: the one
+// just replaced, and those left by a cuscon killed mid-write. Only real directories with
+// a version's name, directly inside the directory, are removed.
+func (w *atomicWriter) removeStale() error {
+	current, _ := os.Readlink(filepath.Join(w.dir, dataLink))
+	entries, err := os.ReadDir(w.dir)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	errs = append(errs, w.linkVisible(files), os.WriteFile(filepath.Join(w.dir, hashFile), []byte(hash+"\n"), w.fileMode))
-	if old != "" && old != version {
-		errs = append(errs, os.RemoveAll(filepath.Join(w.dir, old)))
+	for _, e := range entries {
+		if name := e.Name(); isVersion(name) && name != current && e.Type().IsDir() {
+			errs = append(errs, os.RemoveAll(filepath.Join(w.dir, name)))
+		}
 	}
 	return errors.Join(errs...)
 }
 
+// writeHash records hash beside the files: into a new file renamed over the old name,
+// so that a link planted at that name is replaced, never followed.
+func (w *atomicWriter) writeHash(hash string) error {
+	f, err := os.CreateTemp(w.dir, hashFile+".tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(hash + "\n")
+	err = errors.Join(err, f.Chmod(w.fileMode), f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(w.dir, hashFile))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
 // writeVersion writes files into a fresh hidden directory and returns its name.
 func (w *atomicWriter) writeVersion(files map[string][]byte) (string, error) {
-	version, err := os.MkdirTemp(w.dir, time.Now().UTC().Format("..2006_01_02_15_04_05."))
+	version, err := os.MkdirTemp(w.dir, versionPrefix+time.Now().UTC().Format("2006_01_02_15_04_05."))
 	if err != nil {
 		return "", fmt.Errorf("create version directory: %w", err)
 	}
@@ -172,9 +215,14 @@ func (w *atomicWriter) linkVisible(files map[string][]byte) error {
 	return errors.Join(errs...)
 }
 
-// lastHash returns the content hash recorded by the last write, or "".
+// lastHash returns the content hash recorded by the last write, or "" (also when the
+// name is not a regular file: a link is not followed).
 func (w *atomicWriter) lastHash() string {
-	b, err := os.ReadFile(filepath.Join(w.dir, hashFile))
+	p := filepath.Join(w.dir, hashFile)
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	b, err := os.ReadFile(p)
 	if err != nil {
 		return ""
 	}

@@ -1,9 +1,13 @@
-// backoff.go paces retries: jittered exponential backoff, as client-go does for watches.
+// backoff.go paces waiting: jittered exponential backoff, as client-go does for watches;
+// the token bucket that rate-limits restarts; a sleep that ends with its context; and the
+// grace that requests under way get once shutdown begins.
+
 package main
 
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -44,8 +48,10 @@ func (b *backoff) reset() { b.next = b.policy.Initial }
 // one with perMinute 0, never waits.
 type rateLimiter struct {
 	perMinute int
-	tokens    float64
-	last      time.Time
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
 }
 
 // newRateLimiter returns a full bucket of perMinute tokens.
@@ -54,11 +60,13 @@ func newRateLimiter(perMinute int) *rateLimiter {
 }
 
 // take takes a token and returns how long to wait before using it: zero while the
-// bucket has tokens. Only the executor's goroutine calls it.
+// bucket has tokens. The lanes of the scheduler share it.
 func (l *rateLimiter) take() time.Duration {
 	if l == nil || l.perMinute <= 0 {
 		return 0
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	rate := float64(l.perMinute) / float64(time.Minute) // tokens per nanosecond
 	now := time.Now()
 	l.tokens = min(float64(l.perMinute), l.tokens+float64(now.Sub(l.last))*rate)
@@ -68,4 +76,24 @@ func (l *rateLimiter) take() time.Duration {
 		return 0
 	}
 	return time.Duration(-l.tokens / rate)
+}
+
+// sleep waits d, or returns false if ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// afterShutdown returns a context for requests that should finish even when ctx ends:
+// it is cancelled only grace after ctx is, or when the returned cancel is called.
+func afterShutdown(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	act, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return act, func() { stop(); cancel() }
 }

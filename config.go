@@ -1,15 +1,15 @@
-// config.go reads cuscon's configuration: flags, each with an environment twin whose
-// value becomes the flag's default, validated before anything starts.
+// config.go reads the configuration of both modes, the controller's and `cuscon sync`'s,
+// from flags and their environment twins (flags.go), validated before anything starts.
+
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -57,75 +57,12 @@ type config struct {
 // errVersion asks main to print the version and exit.
 var errVersion = errors.New("version requested")
 
-// envFlags defines flags whose defaults come from environment twins, and remembers the
-// first twin that did not parse.
-type envFlags struct {
-	fs     *flag.FlagSet
-	getenv func(string) string
-	err    error
-}
-
-func (e *envFlags) str(p *string, name, env, def, usage string) {
-	if v := e.getenv(env); v != "" {
-		def = v
-	}
-	e.fs.StringVar(p, name, def, usage+" (env "+env+")")
-}
-
-func (e *envFlags) boolean(p *bool, name, env string, def bool, usage string) {
-	if v := e.getenv(env); v != "" {
-		b, err := strconv.ParseBool(v)
-		e.keep(env, err)
-		def = b
-	}
-	e.fs.BoolVar(p, name, def, usage+" (env "+env+")")
-}
-
-func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
-	if v := e.getenv(env); v != "" {
-		n, err := strconv.Atoi(v)
-		e.keep(env, err)
-		def = n
-	}
-	e.fs.IntVar(p, name, def, usage+" (env "+env+")")
-}
-
-func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	if v := e.getenv(env); v != "" {
-		d, err := time.ParseDuration(v)
-		e.keep(env, err)
-		def = d
-	}
-	e.fs.DurationVar(p, name, def, usage+" (env "+env+")")
-}
-
-func (e *envFlags) keep(env string, err error) {
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("env %s: %w", env, err)
-	}
-}
-
-// common defines the flags of commonConfig.
-func (e *envFlags) common(c *commonConfig) {
-	e.str(&c.APIURL, "api-url", "CUSCON_API_URL", "http://127.0.0.1:8001", "Kubernetes API address: the kubectl proxy sidecar")
-	e.boolean(&c.InCluster, "in-cluster", "CUSCON_IN_CLUSTER", false, "talk to the API server directly with the pod's ServiceAccount, no proxy sidecar")
-	e.str(&c.ServiceAccountDir, "service-account-dir", "CUSCON_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", "with --in-cluster: where the token and ca.crt are")
-	e.str(&c.ListenAddress, "listen-address", "CUSCON_LISTEN_ADDRESS", ":8080", "where /healthz, /readyz and /metrics are served (empty: nowhere)")
-	e.str(&c.LogFormat, "log-format", "CUSCON_LOG_FORMAT", "text", "text (the Python script's lines) or json")
-	e.str(&c.LogLevel, "log-level", "CUSCON_LOG_LEVEL", "info", "info or debug; debug explains every decision")
-}
-
 // parseConfig reads flags from args; each flag's default comes from its environment
 // twin (read with getenv) when that is set. Help goes to out.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
 	var c config
-	fs := flag.NewFlagSet("cuscon", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintln(out, "Usage: cuscon [flags]\n\nRestarts the pods a ConfigMap's annotation selects when its content changes.\nFlags (a flag on the command line beats its environment twin):")
-		fs.PrintDefaults()
-	}
-	e := &envFlags{fs: fs, getenv: getenv}
+	e := newEnvFlags("cuscon", "Usage: cuscon [flags]\n\nRestarts the pods a ConfigMap's annotation selects when its content changes.", out, getenv)
+	fs := e.fs
 	e.common(&c.commonConfig)
 	e.str(&c.Namespace, "namespace", "res_namespace", "default", "namespace whose ConfigMaps and pods are handled")
 	e.str(&c.Namespaces, "namespaces", "CUSCON_NAMESPACES", "", "comma-separated namespaces to handle instead of --namespace")
@@ -181,6 +118,71 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		c.LeaseNamespace = c.Namespace
 	}
 	return c, nil
+}
+
+// syncConfig is what `cuscon sync` can be told.
+type syncConfig struct {
+	Namespace, Name string
+	Secret          bool
+	Dir             string
+	ReloadURL       string
+	ReloadMethod    string
+	ReloadRetries   int
+	Command         []string
+	commonConfig
+}
+
+// parseSyncConfig reads the sync subcommand's flags; what follows "--" is the command.
+func parseSyncConfig(args []string, getenv func(string) string, out io.Writer) (syncConfig, error) {
+	var c syncConfig
+	if i := indexOf(args, "--"); i >= 0 {
+		args, c.Command = args[:i], args[i+1:]
+	}
+	e := newEnvFlags("cuscon sync", "Usage: cuscon sync --configmap [NAMESPACE/]NAME --dir DIR (--reload-url URL | -- COMMAND ARGS...)\n\nWrites a ConfigMap's keys as files into DIR and tells the app to reload when its content changes.", out, getenv)
+	fs := e.fs
+	var configMap, secret string
+	e.str(&configMap, "configmap", "CUSCON_SYNC_CONFIGMAP", "", "[NAMESPACE/]NAME of the ConfigMap to unpack (namespace default: res_namespace, else default)")
+	e.str(&secret, "secret", "CUSCON_SYNC_SECRET", "", "[NAMESPACE/]NAME of a Secret to unpack instead; files are written 0600")
+	e.str(&c.Dir, "dir", "CUSCON_SYNC_DIR", "", "directory the keys are written into")
+	e.str(&c.ReloadURL, "reload-url", "CUSCON_RELOAD_URL", "", "sidecar mode: the app's reload endpoint")
+	e.str(&c.ReloadMethod, "reload-method", "CUSCON_RELOAD_METHOD", http.MethodPost, "HTTP method of the reload request")
+	e.integer(&c.ReloadRetries, "reload-retries", "CUSCON_RELOAD_RETRIES", 5, "failed reloads in a row after which /healthz fails (cuscon keeps retrying)")
+	e.common(&c.commonConfig)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	ref := configMap
+	if secret != "" {
+		ref, c.Secret = secret, true
+	}
+	c.Namespace, c.Name, _ = strings.Cut(ref, "/")
+	if c.Name == "" {
+		c.Namespace, c.Name = getenv("res_namespace"), c.Namespace
+		if c.Namespace == "" {
+			c.Namespace = "default"
+		}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return c, fmt.Errorf("unexpected arguments %q (the command goes after --)", fs.Args())
+	case (configMap == "") == (secret == ""):
+		return c, errors.New("give exactly one of --configmap and --secret")
+	case c.Name == "" || c.Dir == "":
+		return c, errors.New("--dir and the object's name are required")
+	case (c.ReloadURL == "") == (len(c.Command) == 0):
+		return c, errors.New("give either --reload-url (sidecar mode) or -- COMMAND (subprocess mode)")
+	}
+	return c, nil
+}
+
+// indexOf returns the index of s in list, or -1.
+func indexOf(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
 }
 
 // hostname is this machine's name, the default identity in leader election.

@@ -1,78 +1,57 @@
-// controller.go decides. For each annotated ConfigMap (or Secret) it keeps the hash of
-// the content it last acted on; one whose content hash differs gets a restart of its
-// pods scheduled. Everything else (metadata edits, unannotated objects, its own writes)
-// is left alone.
+// controller.go carries the decision (decide.go) out. Watchers of several namespaces and
+// kinds call it concurrently; under its lock it only looks up, decides and stores. After
+// unlocking it logs, posts Events, schedules restarts, records on the object what was
+// applied and what is still owed, and retries owed pods with capped backoff.
+
 package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"slices"
 	"sync"
 	"time"
 )
 
-// hashAnnotation records, on each annotated object, the content hash cuscon last acted
-// on, so that a change made while cuscon was not running is applied when it comes back.
+// hashAnnotation records, on each annotated object, the content hash cuscon last applied
+// in full, so that a change made while cuscon was not running is applied when it comes back.
 const hashAnnotation = "cuscon.dev/applied-hash"
+
+// owedAnnotation records an incomplete restart (owedWork as JSON): the pods still to
+// restart, so that a cuscon that restarts resumes it and leaves the replaced pods alone.
+const owedAnnotation = "cuscon.dev/owed"
 
 // strategyAnnotation, on an annotated object, overrides --strategy for its pods.
 const strategyAnnotation = "cuscon.dev/strategy"
 
-// controller turns content changes into restart requests. Watchers of several
-// namespaces and kinds call it concurrently; mu guards state.
+// maxRecordedPods bounds the owed pods recorded on an object; past it the record says
+// "all", and a cuscon that restarts restarts every matching pod again.
+const maxRecordedPods = 1000
+
+// controller turns observed objects into restarts and remembers what it applied.
 type controller struct {
 	api *apiClient
 	log *slog.Logger
 	// annotation is the key whose value is the pod label selector.
 	annotation string
-	// strategy is the default way to restart pods: delete, evict or rollout.
-	strategy string
-	// recordState writes hashAnnotation; off, state lives only in memory.
-	recordState bool
+	policy     policy
 	// dryRun sends every write with dryRun=All.
 	dryRun bool
 	// grace is how long requests under way may go on once shutdown begins.
-	grace  time.Duration
-	events *eventRecorder
-	sched  *scheduler
+	grace   time.Duration
+	events  *eventRecorder
+	sched   *scheduler
+	metrics *metrics
 	// leading says whether this replica may act; a follower decides nothing.
 	leading func() bool
+	// retry paces the rounds of owed pods.
+	retry backoffPolicy
 
 	mu sync.Mutex
 	// state maps the key of each annotated object to what cuscon knows of it.
 	state map[string]objState
-}
-
-// objState is what cuscon remembers of one annotated object.
-type objState struct {
-	// applied is the content hash last acted on (or first seen).
-	applied string
-	// pending is the content hash of a restart scheduled and not yet finished.
-	pending string
-	// refused is the content hash, selector and strategy annotation of a restart that
-	// could not be carried out (an empty or invalid selector or strategy), so that it is
-	// reported once, not at every event; a new selector, strategy or content tries again.
-	refused string
-}
-
-// restartRequest asks for the pods of one changed object to be restarted.
-type restartRequest struct {
-	src      objectRef
-	res      resource
-	key      string
-	selector string
-	strategy string
-	hash     string
-	// attempt is hash, selector and strategy annotation, to remember a refusal by.
-	attempt string
-	// seen is when the change was observed.
-	seen time.Time
 }
 
 // annotated is the watchers' filter: only objects carrying the annotation matter.
@@ -99,6 +78,7 @@ func (c *controller) synced(ctx context.Context, scope watchScope, items []sourc
 		}
 	}
 	c.mu.Unlock()
+	c.countOwed()
 	c.log.Info("Synced "+scope.String(), "annotated", len(items))
 }
 
@@ -120,140 +100,175 @@ func (c *controller) changed(ctx context.Context, eventType string, obj *source)
 	c.reconcile(ctx, obj)
 }
 
-// reconcile compares obj's content with what was last acted on and schedules a restart
-// of its pods if it changed. What was last acted on is the in-memory hash, else the
-// recorded annotation; with neither, the current content becomes the baseline.
+// reconcile decides what obj's state calls for and does it.
 func (c *controller) reconcile(ctx context.Context, obj *source) {
 	if !c.leading() {
 		return // the leader decides; a new leader starts from a fresh list
 	}
-	if _, ok := obj.Metadata.Annotations[c.annotation]; !ok && !c.known(obj.key()) {
-		return // the common case, kept cheap: a ConfigMap cuscon has no business with
-	}
-	log := c.log.With("namespace", obj.Metadata.Namespace, kindField(obj.Resource), obj.Metadata.Name)
+	obs := c.observe(obj)
 	c.mu.Lock()
-	st, write := c.decide(log, obj)
+	st, known := c.state[obs.key]
+	if !obs.annotated && !known {
+		c.mu.Unlock()
+		return // the common case, kept cheap: an object cuscon has no business with
+	}
+	next, v := decide(st, known, obs, c.policy)
+	if v.kind == forget {
+		delete(c.state, obs.key)
+	} else {
+		c.state[obs.key] = next
+	}
 	c.mu.Unlock()
-	if write && st.applied != obj.Metadata.Annotations[hashAnnotation] {
-		c.record(ctx, log, obj.ref(), obj.Resource, st.applied)
-	}
+	c.carryOut(ctx, obs, next, v)
 }
 
-// known reports whether cuscon keeps state for the object with key.
-func (c *controller) known(key string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.state[key]
-	return ok
+// observe reads what cuscon needs of obj: its annotations and its content hash.
+func (c *controller) observe(obj *source) observation {
+	a := obj.Metadata.Annotations
+	sel, annotated := a[c.annotation]
+	strategy, hasStrategy := a[strategyAnnotation]
+	obs := observation{key: obj.key(), ref: obj.ref(), res: obj.Resource, annotated: annotated, selector: sel,
+		strategy: strategy, hasStrategy: hasStrategy, hash: obj.Hash, recorded: objState{applied: a[hashAnnotation]}}
+	if raw := a[owedAnnotation]; raw != "" {
+		var owed owedWork
+		if err := json.Unmarshal([]byte(raw), &owed); err == nil && owed.Hash != "" {
+			owed.fromRecord = true
+			obs.recorded.owed = &owed
+		} // unreadable: nothing is known to be done, so everything is restarted again
+	}
+	return obs
 }
 
-// decide updates and returns obj's state, and says whether the record may be written.
-// mu must be held.
-func (c *controller) decide(log *slog.Logger, obj *source) (objState, bool) {
-	key := obj.key()
-	sel, ok := obj.Metadata.Annotations[c.annotation]
-	if !ok {
-		if _, known := c.state[key]; known {
-			log.Debug("Annotation removed; forgetting object")
-			delete(c.state, key)
-		}
-		return objState{}, false
-	}
-	hash := contentHash(obj)
-	st, known := c.lastApplied(obj)
-	attempt := hash + " " + sel + " " + obj.Metadata.Annotations[strategyAnnotation]
-	switch {
-	case !known:
-		log.Debug("First sight of annotated object; baseline recorded, nothing restarted", "hash", hash)
-		st.applied = hash
-	case st.applied == hash:
-		log.Debug("Content unchanged; nothing to do", "resourceVersion", obj.Metadata.ResourceVersion)
-	case st.pending == hash:
+// carryOut does what a verdict says.
+func (c *controller) carryOut(ctx context.Context, obs observation, st objState, v verdict) {
+	log := c.log.With("namespace", obs.ref.Namespace, kindField(obs.res), obs.ref.Name)
+	switch v.kind {
+	case forget:
+		log.Debug("Annotation removed; forgetting object")
+	case baseline:
+		log.Debug("First sight of annotated object; baseline recorded, nothing restarted")
+	case unchanged:
+		log.Debug("Content unchanged; nothing to do")
+	case alreadyPending:
 		log.Debug("Restart for this content already scheduled")
-	case st.refused == attempt:
-		log.Debug("Restart still owed; the selector or strategy was refused, waiting for a new one", "selector", sel)
-	default:
-		strategy, err := c.strategyFor(obj)
-		if err != nil {
-			log.Error(err.Error(), "selector", sel)
-			c.events.warn(obj.ref(), "InvalidStrategy", err.Error())
-			st.refused = attempt
-			break
+	case stillOwed:
+		log.Debug("Restart still owed; waiting for a retry, or for a new selector or strategy", "selector", obs.selector)
+	case refuseSelector:
+		msg := fmt.Sprintf("Could not restart pods matching %q: %v", obs.selector, v.err)
+		log.Error(msg, "selector", obs.selector)
+		c.events.warn(obs.ref, "InvalidSelector", msg)
+		c.metrics.restarts.inc("strategy", obs.strategy, "result", "refused")
+	case refuseStrategy:
+		log.Error(v.err.Error(), "selector", obs.selector)
+		c.events.warn(obs.ref, "InvalidStrategy", v.err.Error())
+		c.metrics.restarts.inc("strategy", obs.strategy, "result", "refused")
+	case restartAll, resumeOwed:
+		why := "content changed"
+		if v.kind == resumeOwed {
+			why = "resuming an incomplete restart"
 		}
-		log.Info("Modification detected", "selector", sel, "strategy", strategy, "reason", "content changed")
-		st.pending = hash
-		c.sched.add(restartRequest{src: obj.ref(), res: obj.Resource, key: key, selector: sel, strategy: strategy,
-			hash: hash, attempt: attempt, seen: time.Now()})
+		log.Info("Modification detected", "selector", obs.selector, "strategy", v.req.strategy, "reason", why)
+		v.req.seen = time.Now()
+		c.sched.add(v.req)
 	}
-	c.state[key] = st
-	return st, true
+	if v.record {
+		c.record(ctx, log, obs.ref, obs.res, st)
+	}
+	c.countOwed()
 }
 
-// strategyFor is obj's strategy annotation if it has one, else the default.
-func (c *controller) strategyFor(obj *source) (string, error) {
-	s, ok := obj.Metadata.Annotations[strategyAnnotation]
-	if !ok {
-		return c.strategy, nil
-	}
-	if !validStrategy(s) {
-		return "", fmt.Errorf("%s %q: want delete, evict or rollout; nothing restarted", strategyAnnotation, s)
-	}
-	return s, nil
-}
-
-// validStrategy reports whether s names a restart strategy.
-func validStrategy(s string) bool { return s == "delete" || s == "evict" || s == "rollout" }
-
-// finished is told by the executor how a request ended: carried out (ok), or refused
-// (an empty or invalid selector), in which case it stays owed.
-func (c *controller) finished(ctx context.Context, req restartRequest, ok bool) {
+// finished is told by the executor how a request ended. A complete restart is recorded;
+// an incomplete one is recorded as owed and tried again later.
+func (c *controller) finished(ctx context.Context, res result) {
 	c.mu.Lock()
-	st, known := c.state[req.key]
+	st, known := c.state[res.req.key]
 	if known {
-		if st.pending == req.hash {
-			st.pending = ""
-		}
-		if ok {
-			st.applied, st.refused = req.hash, ""
-		} else {
-			st.refused = req.attempt
-		}
-		c.state[req.key] = st
+		st = settle(st, res)
+		c.state[res.req.key] = st
 	}
 	c.mu.Unlock()
-	if known && ok {
-		c.record(ctx, c.log.With("namespace", req.src.Namespace, kindField(req.res), req.src.Name), req.src, req.res, req.hash)
-	}
-}
-
-// lastApplied returns what is known of obj: the in-memory state, else (when state is
-// recorded) the hash in its annotation. mu must be held.
-func (c *controller) lastApplied(obj *source) (objState, bool) {
-	if st, ok := c.state[obj.key()]; ok {
-		return st, true
-	}
-	if c.recordState {
-		if h := obj.Metadata.Annotations[hashAnnotation]; h != "" {
-			return objState{applied: h}, true
-		}
-	}
-	return objState{}, false
-}
-
-// record writes hash into the object's hashAnnotation if state is recorded. The write
-// comes back as a MODIFIED event with unchanged content, which restarts nothing.
-func (c *controller) record(ctx context.Context, log *slog.Logger, ref objectRef, res resource, hash string) {
-	if !c.recordState {
+	c.countOwed()
+	if !known || res.refused != nil || st.pending != "" {
 		return
 	}
-	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{hashAnnotation: hash}}}
-	path := "/api/v1/namespaces/" + url.PathEscape(ref.Namespace) + "/" + res.Plural + "/" + url.PathEscape(ref.Name)
+	log := c.log.With("namespace", res.req.src.Namespace, kindField(res.req.res), res.req.src.Name)
+	c.record(ctx, log, res.req.src, res.req.res, st)
+	if st.owed != nil {
+		d := retryDelay(st.owed.tries, c.retry)
+		log.Warn("Restart incomplete; retrying the pods left later", "owed", owedCount(st.owed), "retryIn", d.String())
+		time.AfterFunc(d, func() { c.retryOwed(res.req.key, st.owed.Hash) })
+	}
+}
+
+// retryOwed schedules another round for the pods an object still owes, unless a newer
+// change, a completed round or a lost leadership made it moot.
+func (c *controller) retryOwed(key, hash string) {
+	if !c.leading() {
+		return
+	}
+	c.mu.Lock()
+	st, ok := c.state[key]
+	if !ok || st.owed == nil || st.owed.Hash != hash || st.pending != "" {
+		c.mu.Unlock()
+		return
+	}
+	st.pending = hash
+	c.state[key] = st
+	req := st.owed.req
+	req.only, req.seen = nil, time.Now()
+	if !st.owed.All {
+		req.only = st.owed.Pods
+	}
+	c.mu.Unlock()
+	c.sched.add(req)
+}
+
+// record writes the object's state into its annotations, if state is recorded: the hash
+// applied in full and, while a restart is incomplete, what it still owes. The write comes
+// back as a MODIFIED event with unchanged content, which restarts nothing.
+func (c *controller) record(ctx context.Context, log *slog.Logger, ref objectRef, res resource, st objState) {
+	if !c.policy.recordState {
+		return
+	}
+	annotations := map[string]any{hashAnnotation: st.applied, owedAnnotation: nil}
+	if st.owed != nil {
+		owed := *st.owed
+		if len(owed.Pods) > maxRecordedPods {
+			owed.All, owed.Pods = true, nil
+		}
+		b, _ := json.Marshal(owed)
+		annotations[owedAnnotation] = string(b)
+	}
+	patch := map[string]any{"metadata": map[string]any{"annotations": annotations}}
 	act, cancel := afterShutdown(ctx, c.grace)
 	defer cancel()
-	err := c.api.call(act, http.MethodPatch, path, dryRunQuery(c.dryRun), "application/merge-patch+json", patch, nil)
+	err := c.api.call(act, http.MethodPatch, objectPath(res, ref.Namespace, ref.Name), dryRunQuery(c.dryRun), "application/merge-patch+json", patch, nil)
 	if err != nil {
 		log.Warn("Could not record applied content hash (needs patch on "+res.Plural+", or run with --state=memory)", "err", err)
 	}
+}
+
+// countOwed sets the gauges of what is owed: objects refused or incomplete, and pods.
+func (c *controller) countOwed() {
+	c.mu.Lock()
+	objects, pods := 0, 0
+	for _, st := range c.state {
+		if st.refused != "" || st.owed != nil {
+			objects++
+		}
+		pods += owedCount(st.owed)
+	}
+	c.mu.Unlock()
+	c.metrics.restartsOwed.set(float64(objects))
+	c.metrics.podsOwed.set(float64(pods))
+}
+
+// owedCount is how many pods w names (0 for "all": they are not known).
+func owedCount(w *owedWork) int {
+	if w == nil {
+		return 0
+	}
+	return len(w.Pods)
 }
 
 // kindField is the log field naming an object of res: configmap or secret.
@@ -262,40 +277,4 @@ func kindField(res resource) string {
 		return "secret"
 	}
 	return "configmap"
-}
-
-// dryRunQuery is the query of a write: dryRun=All in a dry run, else nothing.
-func dryRunQuery(dryRun bool) url.Values {
-	if dryRun {
-		return url.Values{"dryRun": {"All"}}
-	}
-	return nil
-}
-
-// contentHash is a digest of data and binaryData, independent of key order.
-func contentHash(obj *source) string {
-	h := sha256.New()
-	for _, part := range []struct {
-		name string
-		m    map[string]string
-	}{{"data", obj.Data}, {"binaryData", obj.BinaryData}} {
-		keys := make([]string, 0, len(part.m))
-		for k := range part.m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		fmt.Fprintf(h, "%s:%d\n", part.name, len(keys))
-		for _, k := range keys {
-			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(part.m[k]), part.m[k])
-		}
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
-}
-
-// afterShutdown returns a context for requests that should finish even when ctx ends:
-// it is cancelled only grace after ctx is, or when the returned cancel is called.
-func afterShutdown(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	act, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
-	return act, func() { stop(); cancel() }
 }

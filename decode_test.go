@@ -51,11 +51,12 @@ func BenchmarkDecodeEvents(b *testing.B) {
 // work cuscon does for a ConfigMap nobody changed in a way that matters.
 func BenchmarkDecodeAndDecide(b *testing.B) {
 	log, _ := newLogger(io.Discard, "text", slog.LevelInfo)
-	c := &controller{log: log, annotation: selectorKey, strategy: "delete", leading: func() bool { return true },
-		sched: newScheduler(0, log), state: map[string]objState{}}
+	c := &controller{log: log, annotation: selectorKey, policy: policy{strategy: "delete"}, leading: func() bool { return true },
+		sched: newScheduler(0, log), metrics: newMetrics(), state: map[string]objState{}}
 	ctx := context.Background()
 	benchmarkStream(b, func(ev *watchEvent) {
 		ev.Object.Resource = configMaps
+		ev.Object.Hash = contentHash(&ev.Object.source)
 		c.changed(ctx, ev.Type, &ev.Object.source)
 	})
 }

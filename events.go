@@ -1,6 +1,7 @@
 // events.go reports what cuscon did as Kubernetes Events on the objects concerned, so
 // that `kubectl describe configmap` shows it. Events are sent from their own goroutine:
 // reporting never blocks or fails a restart, and is dropped when the API is unreachable.
+
 package main
 
 import (
@@ -8,8 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -99,16 +98,7 @@ func (r *eventRecorder) post(ctx context.Context, e event) {
 		"lastTimestamp":      now,
 		"count":              1,
 	}
-	path := "/api/v1/namespaces/" + url.PathEscape(e.obj.Namespace) + "/events"
-	if err := r.api.call(ctx, http.MethodPost, path, nil, "application/json", body, nil); err != nil {
+	if err := r.api.call(ctx, http.MethodPost, collectionPath(eventResource, e.obj.Namespace), nil, "application/json", body, nil); err != nil {
 		r.log.Debug("Could not post event", "reason", e.reason, "object", e.obj.Kind+"/"+e.obj.Name, "err", err)
 	}
-}
-
-// truncate shortens s to at most n bytes, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n-3], "") + "..."
 }

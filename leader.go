@@ -1,7 +1,11 @@
 // leader.go elects one acting replica through a coordination.k8s.io/v1 Lease, over raw
 // HTTP, the way client-go's leader election does: the holder renews the Lease every
 // retry period; the others take it over once it has not changed for its duration, as
-// judged by their own clock; the holder releases it on shutdown.
+// judged by their own clock; the holder releases it on shutdown. A leader acts only
+// until the renew deadline after its last successful renewal began, judged by the clock
+// and not by a loop that a hung request could stall, so it stops acting before anyone
+// can take the Lease over.
+
 package main
 
 import (
@@ -9,7 +13,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 	"time"
 )
@@ -55,46 +58,49 @@ type elector struct {
 	// onStartedLeading runs each time this replica becomes the leader.
 	onStartedLeading func()
 
-	leading    atomic.Bool
+	// holding: this replica has won the Lease and not yet lost or released it.
+	holding atomic.Bool
+	// until is when acting must stop, in Unix nanoseconds: the renew deadline after the
+	// start of the last successful renewal. 0 while not holding.
+	until      atomic.Int64
 	observed   leaseSpec // the record as last seen
 	observedAt time.Time // when it was last seen to change, on our clock
-	renewedAt  time.Time // when we last renewed it, while leading
 }
 
-// isLeader reports whether this replica holds the Lease.
-func (e *elector) isLeader() bool { return e.leading.Load() }
+// actingUntil is when this replica must stop acting; a time in the past when it does not
+// hold the Lease.
+func (e *elector) actingUntil() time.Time { return time.Unix(0, e.until.Load()) }
+
+// isLeader reports whether this replica may act now.
+func (e *elector) isLeader() bool { return time.Now().Before(e.actingUntil()) }
 
 // path is the Lease's URL; with name "" the collection's.
-func (e *elector) path(name string) string {
-	p := "/apis/coordination.k8s.io/v1/namespaces/" + url.PathEscape(e.ns) + "/leases"
-	if name != "" {
-		p += "/" + url.PathEscape(name)
-	}
-	return p
-}
+func (e *elector) path(name string) string { return leasePath(e.ns, name) }
 
-// run takes part until ctx ends. It does not release the Lease: the caller does, with
-// release, once the restart under way has finished.
+// run takes part until ctx ends. Each attempt is bounded by the renew deadline, and
+// whether leadership lapsed is judged after the attempt returns. It does not release the
+// Lease: the caller does, with release, once the restart under way has finished.
 func (e *elector) run(ctx context.Context) {
-	e.metrics.set("cuscon_leader", 0)
+	e.metrics.leader.set(0)
 	e.log.Info("Waiting to become the leader", "lease", e.ns+"/"+e.name, "identity", e.identity)
 	for {
-		now := time.Now()
-		ok := e.tryAcquireOrRenew(ctx, now)
+		began := time.Now()
+		attempt, cancel := context.WithTimeout(ctx, e.renewDeadline)
+		ok := e.tryAcquireOrRenew(attempt, began)
+		cancel()
 		switch {
-		case ok && !e.isLeader():
-			e.renewedAt = now
-			e.leading.Store(true)
-			e.metrics.set("cuscon_leader", 1)
-			e.log.Info("Became the leader", "lease", e.ns+"/"+e.name, "identity", e.identity)
-			if e.onStartedLeading != nil {
-				e.onStartedLeading()
-			}
 		case ok:
-			e.renewedAt = now
-		case e.isLeader() && now.Sub(e.renewedAt) > e.renewDeadline:
-			e.leading.Store(false)
-			e.metrics.set("cuscon_leader", 0)
+			e.until.Store(began.Add(e.renewDeadline).UnixNano())
+			if !e.holding.Swap(true) {
+				e.metrics.leader.set(1)
+				e.log.Info("Became the leader", "lease", e.ns+"/"+e.name, "identity", e.identity)
+				if e.onStartedLeading != nil {
+					e.onStartedLeading()
+				}
+			}
+		case e.holding.Load() && !e.isLeader():
+			e.holding.Store(false)
+			e.metrics.leader.set(0)
 			e.log.Error("Lost the lease: could not renew it in time; no longer acting", "lease", e.ns+"/"+e.name, "renewDeadline", e.renewDeadline.String())
 		}
 		jitter := time.Duration(rand.Float64() * 0.2 * float64(e.retryPeriod))
@@ -161,7 +167,7 @@ func (e *elector) observe(spec leaseSpec, now time.Time) {
 // release gives the Lease up, if this replica holds it, so that another replica takes
 // over at once.
 func (e *elector) release(ctx context.Context) {
-	if !e.isLeader() {
+	if !e.holding.Load() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -177,7 +183,35 @@ func (e *elector) release(ctx context.Context) {
 		e.log.Warn("Could not release the lease", "err", err)
 		return
 	}
-	e.leading.Store(false)
-	e.metrics.set("cuscon_leader", 0)
+	e.holding.Store(false)
+	e.until.Store(0)
+	e.metrics.leader.set(0)
 	e.log.Info("Released the lease", "lease", e.ns+"/"+e.name)
+}
+
+// whileActing returns a context that ends when parent does or when lease says this
+// replica may no longer act, so that no request of a leader outlives its leadership. A
+// zero time from lease means there is no election: the context ends with parent only.
+func whileActing(parent context.Context, lease func() time.Time) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	if lease().IsZero() {
+		return ctx, cancel
+	}
+	go func() {
+		for {
+			d := time.Until(lease())
+			if d <= 0 {
+				cancel()
+				return
+			}
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return ctx, cancel
 }

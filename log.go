@@ -1,5 +1,9 @@
 // log.go sets up logging: the Python script's line format by default
 // ("2019-09-21 14:19:22,939 Modification detected"), or JSON, both through log/slog.
+// Values come from objects anyone with edit rights on a ConfigMap controls (a selector,
+// an API message), so control characters are escaped everywhere: no value can forge a
+// line or steer a terminal.
+
 package main
 
 import (
@@ -11,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // loggerFor returns a logger writing to w in format at the named level (info, debug...).
@@ -53,7 +59,7 @@ func (h *articleHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	b.WriteString(t.Format("2006-01-02 15:04:05,000"))
 	b.WriteByte(' ')
-	b.WriteString(r.Message)
+	b.WriteString(escapeControl(r.Message))
 	b.WriteString(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
 		writeAttr(&b, a)
@@ -83,14 +89,38 @@ func (h *articleHandler) WithAttrs(as []slog.Attr) slog.Handler {
 // WithGroup is not used by cuscon; groups are flattened.
 func (h *articleHandler) WithGroup(string) slog.Handler { return h }
 
-// writeAttr appends " key=value", quoting a value that has spaces or quotes.
+// writeAttr appends " key=value", quoting a value that has spaces, quotes or control
+// characters.
 func writeAttr(b *strings.Builder, a slog.Attr) {
 	if a.Equal(slog.Attr{}) {
 		return
 	}
 	v := a.Value.Resolve().String()
-	if v == "" || strings.ContainsAny(v, " \t\n\"=") {
+	if v == "" || strings.ContainsAny(v, " \"=") || hasControl(v) {
 		v = strconv.Quote(v)
 	}
-	fmt.Fprintf(b, " %s=%s", a.Key, v)
+	fmt.Fprintf(b, " %s=%s", escapeControl(a.Key), v)
+}
+
+// hasControl reports whether s has a control character (or is not valid UTF-8).
+func hasControl(s string) bool {
+	return !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// escapeControl writes each control character of s as Go would quote it (\n, \x1b),
+// and leaves the rest as it is.
+func escapeControl(s string) string {
+	if !hasControl(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

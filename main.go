@@ -1,9 +1,6 @@
-// Command cuscon restarts the pods selected by a ConfigMap's magalix.com/podDeleteMatch
-// annotation when that ConfigMap's content changes. It talks to the Kubernetes API
-// through a kubectl proxy sidecar on 127.0.0.1:8001.
-//
 // main.go dispatches to the controller or to `cuscon sync`, wires the parts together,
 // and runs until SIGTERM or SIGINT. The configuration is read in config.go.
+
 package main
 
 import (
@@ -101,6 +98,9 @@ type app struct {
 	health   *health
 }
 
+// retryPolicy paces the rounds of pods a restart left: from a second to at most a minute.
+var retryPolicy = backoffPolicy{Initial: time.Second, Max: time.Minute}
+
 // newApp builds cuscon from cfg.
 func newApp(cfg config, log *slog.Logger) (*app, error) {
 	m := newMetrics()
@@ -108,36 +108,34 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{apiURL: base, metrics: m, health: newHealth(15*time.Second, 10*time.Minute), sched: newScheduler(cfg.Debounce, log)}
+	a := &app{apiURL: base, metrics: m, health: newHealth(), sched: newScheduler(cfg.Debounce, log)}
 	if cfg.Events {
 		a.events = newEventRecorder(api, log, cfg.DryRun)
 	}
-	leading := func() bool { return true }
+	leading, lease := func() bool { return true }, func() time.Time { return time.Time{} }
 	if cfg.LeaderElect {
 		a.elector = &elector{
 			api: api, log: log, metrics: m, ns: cfg.LeaseNamespace, name: cfg.LeaseName, identity: cfg.Identity,
 			leaseDuration: cfg.LeaseDuration, renewDeadline: cfg.RenewDeadline, retryPeriod: cfg.RetryPeriod,
 			onStartedLeading: a.resync,
 		}
-		leading = a.elector.isLeader
+		leading, lease = a.elector.isLeader, a.elector.actingUntil
 	}
 	a.ctl = &controller{
-		api: api, log: log, annotation: cfg.Annotation, strategy: cfg.Strategy,
-		recordState: cfg.State == "annotation", dryRun: cfg.DryRun, grace: cfg.ShutdownTimeout,
-		events: a.events, sched: a.sched, leading: leading, state: map[string]objState{},
+		api: api, log: log, annotation: cfg.Annotation, policy: policy{strategy: cfg.Strategy, recordState: cfg.State == "annotation"},
+		dryRun: cfg.DryRun, grace: cfg.ShutdownTimeout, events: a.events, sched: a.sched, metrics: m,
+		leading: leading, retry: retryPolicy, state: map[string]objState{},
 	}
 	a.exec = &executor{
 		api: api, log: log, events: a.events, limiter: newRateLimiter(cfg.RateLimit), dryRun: cfg.DryRun,
-		deleteUnowned: cfg.DeleteUnownedPods, maxUnavailable: cfg.MaxUnavailable,
-		readyTimeout: cfg.ReadyTimeout, evictTimeout: cfg.EvictTimeout, pollInterval: time.Second,
-		grace: cfg.ShutdownTimeout, backoff: defaultBackoff, done: a.ctl.finished, metrics: m, leading: leading,
+		deleteUnowned: cfg.DeleteUnownedPods, me: self{name: cfg.Identity}, maxUnavailable: cfg.MaxUnavailable,
+		parallel: 8, readyTimeout: cfg.ReadyTimeout, evictTimeout: cfg.EvictTimeout, pollInterval: time.Second,
+		grace: cfg.ShutdownTimeout, backoff: defaultBackoff, done: a.ctl.finished, metrics: m, lease: lease,
 	}
 	for _, scope := range cfg.scopes() {
-		a.watchers = append(a.watchers, &watcher{
-			api: api, scope: scope, labelSelector: cfg.WatchSelector, log: log, handler: a.ctl,
-			keep: a.ctl.annotated, idleTimeout: 5 * time.Minute, pageSize: 500, backoff: defaultBackoff,
-			metrics: m, health: a.health, resync: make(chan struct{}, 1),
-		})
+		w := newWatcher(api, scope, log, a.ctl, m, a.health)
+		w.labelSelector, w.keep = cfg.WatchSelector, a.ctl.annotated
+		a.watchers = append(a.watchers, w)
 	}
 	return a, nil
 }

@@ -1,6 +1,7 @@
 // metrics.go counts what cuscon does and writes it in the Prometheus text format
 // (version 0.0.4), by hand: counters and gauges with labels, and histograms with fixed
-// buckets. A nil *metrics records nothing.
+// buckets. Each family is a field of metrics, so a misspelt metric does not compile.
+
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // metricsContentType is what /metrics answers with; Prometheus 3 insists on it.
@@ -23,27 +25,51 @@ var (
 	requestBuckets  = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10}
 )
 
-// metricDef describes one metric family.
-type metricDef struct {
-	name, help, typ string
-	buckets         []float64 // histograms only
+// metrics is every family cuscon exports, in the order they are written.
+type metrics struct {
+	mu       sync.Mutex
+	families []*family
+
+	buildInfo, leader, ready, lastSync               *family
+	watchEvents, relists, reconnects                 *family
+	apiRequests, apiDuration                         *family
+	restarts, pods, reaction, restartsOwed, podsOwed *family
+	syncWrites, reloads                              *family
 }
 
-// The families cuscon exports, in the order they are written.
-var metricDefs = []metricDef{
-	{name: "cuscon_build_info", help: "Always 1; the labels say which build runs.", typ: "gauge"},
-	{name: "cuscon_leader", help: "1 while this replica may act (the leader, or leader election off), else 0.", typ: "gauge"},
-	{name: "cuscon_last_sync_timestamp_seconds", help: "When a list or watch last told cuscon the state of its objects, in Unix seconds.", typ: "gauge"},
-	{name: "cuscon_watch_events_total", help: "Watch events received, by resource and event type.", typ: "counter"},
-	{name: "cuscon_relists_total", help: "Lists after the first, made because a watch's resourceVersion expired.", typ: "counter"},
-	{name: "cuscon_watch_reconnects_total", help: "Watches started again after one ended or failed.", typ: "counter"},
-	{name: "cuscon_api_requests_total", help: "Requests to the Kubernetes API, by HTTP verb and status code (error: no answer).", typ: "counter"},
-	{name: "cuscon_api_request_duration_seconds", help: "Time to the API's answer (its headers, for a watch), by HTTP verb.", typ: "histogram", buckets: requestBuckets},
-	{name: "cuscon_restarts_total", help: "Restart requests carried out, by strategy and result (ok, incomplete, refused).", typ: "counter"},
-	{name: "cuscon_pods_total", help: "Pods acted on, by strategy and result (restarted, skipped, failed).", typ: "counter"},
-	{name: "cuscon_reaction_seconds", help: "From receiving a content change to finishing its last action.", typ: "histogram", buckets: reactionBuckets},
-	{name: "cuscon_sync_writes_total", help: "cuscon sync: configurations written into the directory, or refused (result).", typ: "counter"},
-	{name: "cuscon_reloads_total", help: "cuscon sync: reloads of the app, by result (ok, failed).", typ: "counter"},
+// newMetrics returns a registry with build info set and the leader gauge at 1.
+func newMetrics() *metrics {
+	m := &metrics{}
+	gauge := func(name, help string) *family { return m.family(name, help, "gauge", nil) }
+	counter := func(name, help string) *family { return m.family(name, help, "counter", nil) }
+	histogram := func(name, help string, b []float64) *family { return m.family(name, help, "histogram", b) }
+	m.buildInfo = gauge("cuscon_build_info", "Always 1; the labels say which build runs.")
+	m.leader = gauge("cuscon_leader", "1 while this replica may act (the leader, or leader election off), else 0.")
+	m.ready = gauge("cuscon_ready", "1 while /readyz answers 200: every watch listed and connected.")
+	m.lastSync = gauge("cuscon_last_sync_timestamp_seconds", "When a list or watch last told cuscon the state of its objects, in Unix seconds.")
+	m.watchEvents = counter("cuscon_watch_events_total", "Watch events received, by resource and event type.")
+	m.relists = counter("cuscon_relists_total", "Lists after the first, made because a watch's resourceVersion expired.")
+	m.reconnects = counter("cuscon_watch_reconnects_total", "Watches started again after one ended or failed.")
+	m.apiRequests = counter("cuscon_api_requests_total", "Requests to the Kubernetes API, by HTTP verb and status code (error: no answer).")
+	m.apiDuration = histogram("cuscon_api_request_duration_seconds", "Time to the API's answer (its headers, for a watch), by HTTP verb.", requestBuckets)
+	m.restarts = counter("cuscon_restarts_total", "Restart requests carried out, by strategy and result (ok, incomplete, refused).")
+	m.pods = counter("cuscon_pods_total", "Pods acted on, by strategy and result (restarted, skipped, failed).")
+	m.reaction = histogram("cuscon_reaction_seconds", "From receiving a content change to finishing its last action.", reactionBuckets)
+	m.restartsOwed = gauge("cuscon_restarts_owed", "ConfigMaps and Secrets whose latest change is not fully applied: refused, or pods still to restart.")
+	m.podsOwed = gauge("cuscon_pods_owed", "Pods still to restart for changes not fully applied.")
+	m.syncWrites = counter("cuscon_sync_writes_total", "cuscon sync: configurations written into the directory, or refused (result).")
+	m.reloads = counter("cuscon_reloads_total", "cuscon sync: reloads of the app, by result (ok, failed).")
+	m.buildInfo.set(1, "version", version, "goversion", runtime.Version())
+	m.leader.set(1)
+	return m
+}
+
+// family is one metric family: its definition and its series by rendered labels.
+type family struct {
+	mu              *sync.Mutex
+	name, help, typ string
+	buckets         []float64 // histograms only
+	series          map[string]*series
 }
 
 // series is one labelled time series: a value, or a histogram's counts.
@@ -55,86 +81,56 @@ type series struct {
 	count  uint64
 }
 
-// metrics holds every series, by family name and rendered labels.
-type metrics struct {
-	mu     sync.Mutex
-	series map[string]map[string]*series
+func (m *metrics) family(name, help, typ string, buckets []float64) *family {
+	f := &family{mu: &m.mu, name: name, help: help, typ: typ, buckets: buckets, series: map[string]*series{}}
+	m.families = append(m.families, f)
+	return f
 }
 
-// newMetrics returns a registry with build info set and the leader gauge at 1.
-func newMetrics() *metrics {
-	m := &metrics{series: map[string]map[string]*series{}}
-	m.set("cuscon_build_info", 1, "version", version, "goversion", runtime.Version())
-	m.set("cuscon_leader", 1)
-	return m
-}
-
-// get returns the series of name with labels (pairs of key, value), creating it.
-func (m *metrics) get(name string, labels ...string) *series {
-	fam := m.series[name]
-	if fam == nil {
-		fam = map[string]*series{}
-		m.series[name] = fam
-	}
+// get returns the series with labels (pairs of key, value), creating it. mu is held.
+func (f *family) get(labels []string) *series {
 	key := renderLabels(labels)
-	s := fam[key]
+	s := f.series[key]
 	if s == nil {
 		s = &series{labels: key}
-		fam[key] = s
+		if f.typ == "histogram" {
+			s.counts = make([]uint64, len(f.buckets))
+		}
+		f.series[key] = s
 	}
 	return s
 }
 
 // add adds v to a counter.
-func (m *metrics) add(name string, v float64, labels ...string) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.get(name, labels...).value += v
+func (f *family) add(v float64, labels ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.get(labels).value += v
 }
 
 // inc adds one to a counter.
-func (m *metrics) inc(name string, labels ...string) { m.add(name, 1, labels...) }
+func (f *family) inc(labels ...string) { f.add(1, labels...) }
 
 // set sets a gauge.
-func (m *metrics) set(name string, v float64, labels ...string) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.get(name, labels...).value = v
+func (f *family) set(v float64, labels ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.get(labels).value = v
 }
 
+// setNow sets a gauge to the current Unix time.
+func (f *family) setNow() { f.set(float64(time.Now().UnixNano()) / 1e9) }
+
 // observe records v in a histogram.
-func (m *metrics) observe(name string, v float64, labels ...string) {
-	if m == nil {
-		return
-	}
-	buckets := defOf(name).buckets
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.get(name, labels...)
-	if s.counts == nil {
-		s.counts = make([]uint64, len(buckets))
-	}
-	if i, _ := slices.BinarySearch(buckets, v); i < len(buckets) {
+func (f *family) observe(v float64, labels ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.get(labels)
+	if i, _ := slices.BinarySearch(f.buckets, v); i < len(f.buckets) {
 		s.counts[i]++
 	}
 	s.sum += v
 	s.count++
-}
-
-// defOf returns the definition of a family; an unknown name is a programming error.
-func defOf(name string) metricDef {
-	for _, d := range metricDefs {
-		if d.name == name {
-			return d
-		}
-	}
-	panic("unknown metric " + name)
 }
 
 // write renders every family in the text format: HELP and TYPE once, then samples
@@ -143,28 +139,27 @@ func (m *metrics) write(w io.Writer) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var b strings.Builder
-	for _, d := range metricDefs {
-		fam := m.series[d.name]
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", d.name, d.help, d.name, d.typ)
-		keys := make([]string, 0, len(fam))
-		for k := range fam {
+	for _, f := range m.families {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
+		keys := make([]string, 0, len(f.series))
+		for k := range f.series {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			s := fam[k]
-			if d.typ != "histogram" {
-				fmt.Fprintf(&b, "%s%s %s\n", d.name, k, formatFloat(s.value))
+			s := f.series[k]
+			if f.typ != "histogram" {
+				fmt.Fprintf(&b, "%s%s %s\n", f.name, k, formatFloat(s.value))
 				continue
 			}
 			var cum uint64
-			for i, le := range d.buckets {
+			for i, le := range f.buckets {
 				cum += s.counts[i]
-				fmt.Fprintf(&b, "%s_bucket%s %d\n", d.name, withLabel(k, "le", formatFloat(le)), cum)
+				fmt.Fprintf(&b, "%s_bucket%s %d\n", f.name, withLabel(k, "le", formatFloat(le)), cum)
 			}
-			fmt.Fprintf(&b, "%s_bucket%s %d\n", d.name, withLabel(k, "le", "+Inf"), s.count)
-			fmt.Fprintf(&b, "%s_sum%s %s\n", d.name, k, formatFloat(s.sum))
-			fmt.Fprintf(&b, "%s_count%s %d\n", d.name, k, s.count)
+			fmt.Fprintf(&b, "%s_bucket%s %d\n", f.name, withLabel(k, "le", "+Inf"), s.count)
+			fmt.Fprintf(&b, "%s_sum%s %s\n", f.name, k, formatFloat(s.sum))
+			fmt.Fprintf(&b, "%s_count%s %d\n", f.name, k, s.count)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

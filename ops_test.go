@@ -71,11 +71,11 @@ var value = promtext.Value
 
 func TestMetricsFollowTheTextFormatStrictly(t *testing.T) {
 	m := newMetrics()
-	m.inc("cuscon_api_requests_total", "verb", "GET", "code", "200")
-	m.inc("cuscon_watch_events_total", "resource", `odd"name\with`+"\nnewline", "type", "ADDED")
-	m.observe("cuscon_reaction_seconds", 0.003)
-	m.observe("cuscon_reaction_seconds", 7)
-	m.observe("cuscon_reaction_seconds", 1e6)
+	m.apiRequests.inc("verb", "GET", "code", "200")
+	m.watchEvents.inc("resource", `odd"name\with`+"\nnewline", "type", "ADDED")
+	m.reaction.observe(0.003)
+	m.reaction.observe(7)
+	m.reaction.observe(1e6)
 	var b strings.Builder
 	require.NoError(t, m.write(&b))
 	samples := parseMetrics(t, b.String())
@@ -142,7 +142,8 @@ func TestReadyzWaitsForTheFirstList(t *testing.T) {
 }
 
 func TestHealthzFailsWhenAWatchLoopIsWedged(t *testing.T) {
-	h := newHealth(time.Minute, time.Minute)
+	h := newHealth()
+	h.wedgedAfter = time.Minute
 	ok, _ := h.healthy()
 	assert.False(t, ok, "no watcher yet")
 	h.listed("configmaps in \"default\"")
@@ -204,7 +205,7 @@ func TestElectorWaitsForAnExpiredLeaseAndCountsTransitions(t *testing.T) {
 	require.NoError(t, err)
 	log, _ := newLogger(io.Discard, "text", 0)
 	mk := func(id string) *elector {
-		return &elector{api: api, log: log, ns: "default", name: "l", identity: id,
+		return &elector{api: api, log: log, metrics: newMetrics(), ns: "default", name: "l", identity: id,
 			leaseDuration: 10 * time.Second, renewDeadline: 5 * time.Second, retryPeriod: time.Second}
 	}
 	a, b := mk("a"), mk("b")

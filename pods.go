@@ -1,25 +1,27 @@
 // pods.go holds the pod requests a restart is made of: list by label selector, DELETE,
 // and Eviction, each write guarded by the pod's uid and marked dryRun in a dry run.
+
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
+	"time"
 )
 
-// errEmptySelector refuses a blank selector, which would match every pod in the namespace.
-var errEmptySelector = errors.New("empty selector would match every pod in the namespace; refused")
+// podRequestTimeout bounds one pod list or DELETE: a hung namespace is given up on (and
+// its pods stay owed) long before the generic request timeout.
+const podRequestTimeout = 10 * time.Second
 
-// listPods returns every pod in ns that sel matches, page by page.
+// listPods returns every pod in ns that sel matches, page by page. A selector that
+// checkSelector refuses is never sent: it could match every pod in the namespace.
 func listPods(ctx context.Context, api *apiClient, ns, sel string) ([]pod, error) {
-	if strings.TrimSpace(sel) == "" {
-		return nil, errEmptySelector
+	if err := checkSelector(sel); err != nil {
+		return nil, err
 	}
-	var pods []pod
+	var out []pod
 	// resourceVersion=0: served at once from the API server's watch cache, which lags
 	// etcd by milliseconds. Without it the server first waits for the cache to catch up
 	// with etcd, which costs up to 100 ms per list (measured by hack/bench.sh); a pod
@@ -27,12 +29,15 @@ func listPods(ctx context.Context, api *apiClient, ns, sel string) ([]pod, error
 	q := url.Values{"labelSelector": {sel}, "limit": {"500"}, "resourceVersion": {"0"}}
 	for {
 		var page podList
-		if err := api.get(ctx, podsPath(ns), q, &page); err != nil {
+		ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
+		err := api.get(ctx, collectionPath(podResource, ns), q, &page)
+		cancel()
+		if err != nil {
 			return nil, fmt.Errorf("list pods %q: %w", sel, err)
 		}
-		pods = append(pods, page.Items...)
+		out = append(out, page.Items...)
 		if page.Metadata.Continue == "" {
-			return pods, nil
+			return out, nil
 		}
 		q.Set("continue", page.Metadata.Continue)
 	}
@@ -53,22 +58,22 @@ func deleteOptions(p *pod, dryRun bool) map[string]any {
 // deletePod sends one DELETE for p. The error is not wrapped: the caller's log line
 // names the pod.
 func deletePod(ctx context.Context, api *apiClient, p *pod, dryRun bool) error {
-	path := podsPath(p.Metadata.Namespace) + "/" + url.PathEscape(p.Metadata.Name)
+	ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
+	defer cancel()
+	path := objectPath(podResource, p.Metadata.Namespace, p.Metadata.Name)
 	return api.call(ctx, http.MethodDelete, path, nil, "application/json", deleteOptions(p, dryRun), nil)
 }
 
 // evictPod asks the Eviction API to evict p, which honours PodDisruptionBudgets: a 429
 // means a budget does not allow it now.
 func evictPod(ctx context.Context, api *apiClient, p *pod, dryRun bool) error {
+	ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
+	defer cancel()
 	body := map[string]any{
 		"apiVersion":    "policy/v1",
 		"kind":          "Eviction",
 		"metadata":      map[string]string{"name": p.Metadata.Name, "namespace": p.Metadata.Namespace},
 		"deleteOptions": deleteOptions(p, dryRun),
 	}
-	path := podsPath(p.Metadata.Namespace) + "/" + url.PathEscape(p.Metadata.Name) + "/eviction"
-	return api.call(ctx, http.MethodPost, path, dryRunQuery(dryRun), "application/json", body, nil)
+	return api.call(ctx, http.MethodPost, evictionPath(p), dryRunQuery(dryRun), "application/json", body, nil)
 }
-
-// podsPath is the URL of the pods collection in ns.
-func podsPath(ns string) string { return "/api/v1/namespaces/" + url.PathEscape(ns) + "/pods" }

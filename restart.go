@@ -1,20 +1,22 @@
-// restart.go carries out restart requests, a batch at a time: it lists the pods each
-// selector matches, restarts each matching pod once however many requests match it, by
-// the request's strategy (delete, evict or rollout), paced and rate limited, and reports
-// the outcome in the log, in Events, and back to the controller.
+// restart.go carries out a batch of restart requests from one namespace: it lists the
+// pods each selector matches, restarts each matching pod once however many requests
+// match it, by the request's strategy (delete, evict or rollout), several at a time,
+// paced and rate limited, and reports in the log, in Events, and back to the controller
+// which pods are still owed.
+
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
+	"slices"
+	"sync"
 	"time"
 )
 
-// executor restarts pods. It runs on the scheduler's goroutine only.
+// executor restarts pods. Lanes of the scheduler call it concurrently.
 type executor struct {
 	api     *apiClient
 	log     *slog.Logger
@@ -23,9 +25,13 @@ type executor struct {
 	dryRun  bool
 	// deleteUnowned also deletes pods with no controlling owner, which nothing recreates.
 	deleteUnowned bool
+	// me is cuscon's own pod, never restarted.
+	me self
 	// maxUnavailable paces delete and evict: that many pods at a time, each group waiting
 	// for replacements to be Ready (0: all at once).
 	maxUnavailable int
+	// parallel bounds the DELETEs or evictions in flight at once.
+	parallel int
 	// readyTimeout bounds each wait for replacements; evictTimeout bounds retrying
 	// evictions that a PodDisruptionBudget blocks.
 	readyTimeout, evictTimeout time.Duration
@@ -35,108 +41,111 @@ type executor struct {
 	grace   time.Duration
 	backoff backoffPolicy
 	// done reports each request's end to the controller.
-	done    func(ctx context.Context, req restartRequest, ok bool)
+	done    func(ctx context.Context, res result)
 	metrics *metrics
-	// leading says whether this replica may act; a batch is dropped when it may not.
-	leading func() bool
+	// lease says until when this replica may act; see elector.actingUntil.
+	lease func() time.Time
 }
 
-// job is one request being carried out, with its own log and counts.
+// lifetime is how long one batch's work may go on: waits end with wait (shutdown began),
+// requests carry send, which outlives wait by the shutdown grace and ends when this
+// replica may no longer act.
+type lifetime struct {
+	wait, send context.Context
+}
+
+// job is one request being carried out, with its own log and what went wrong.
 type job struct {
-	req                                 restartRequest
-	log                                 *slog.Logger
-	refused                             bool
-	matched, restarted, skipped, failed int
-	workloads                           []string
-	problems                            []string
+	req      restartRequest
+	log      *slog.Logger
+	refused  bool
+	matched  int
+	problems []string
+	rolled   []string
 }
 
-// target is a pod to restart and the jobs whose selectors matched it.
+// target is a pod to restart, the jobs whose selectors matched it, and how it went.
 type target struct {
-	pod  pod
-	jobs []*job
+	pod     pod
+	jobs    []*job
+	skipped bool
+	done    bool   // restarted, gone, replaced, or rolled
+	problem string // why it was not restarted, when it is owed
 }
 
-// count adds one outcome to every job that matched t.
-func (t *target) count(field func(*job) *int) {
-	for _, j := range t.jobs {
-		*field(j)++
-	}
-}
-
-// run carries out a batch: requests are grouped by namespace and strategy, and each
-// group's pods are restarted once.
+// run carries out a batch, grouped by strategy; each group's pods are restarted once.
 func (e *executor) run(ctx context.Context, batch []restartRequest) {
-	if e.leading != nil && !e.leading() {
+	if !e.acting() {
 		e.log.Info("Not the leader; leaving restarts to the leader", "requests", len(batch))
 		return
 	}
-	act, cancel := afterShutdown(ctx, e.grace)
+	send, cancel := afterShutdown(ctx, e.grace)
 	defer cancel()
-	type groupKey struct{ ns, strategy string }
-	var order []groupKey
-	groups := map[groupKey][]*job{}
+	send, stop := whileActing(send, e.lease)
+	defer stop()
+	lt := lifetime{wait: ctx, send: send}
+	var order []string
+	groups := map[string][]*job{}
 	for _, req := range batch {
-		k := groupKey{req.src.Namespace, req.strategy}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
+		if _, ok := groups[req.strategy]; !ok {
+			order = append(order, req.strategy)
 		}
 		log := e.log.With("namespace", req.src.Namespace, kindField(req.res), req.src.Name, "selector", req.selector, "strategy", req.strategy)
-		groups[k] = append(groups[k], &job{req: req, log: log})
+		groups[req.strategy] = append(groups[req.strategy], &job{req: req, log: log})
 	}
-	for _, k := range order {
-		e.runGroup(ctx, act, k.strategy, groups[k])
+	for _, strategy := range order {
+		e.runGroup(lt, strategy, groups[strategy])
 	}
 }
 
-// runGroup restarts the pods of jobs sharing a namespace and strategy.
-func (e *executor) runGroup(ctx, act context.Context, strategy string, jobs []*job) {
-	targets := e.collect(ctx, act, jobs)
+// acting reports whether this replica may act now.
+func (e *executor) acting() bool {
+	until := e.lease()
+	return until.IsZero() || time.Now().Before(until)
+}
+
+// runGroup restarts the pods of jobs sharing a strategy, and reports each job's end.
+func (e *executor) runGroup(lt lifetime, strategy string, jobs []*job) {
+	targets := e.collect(lt, jobs)
 	var todo []*target
 	for _, t := range targets {
-		if why := e.skipReason(&t.pod); why != "" {
+		if why := skipReason(&t.pod, e.me, e.deleteUnowned); why != "" {
 			t.jobs[0].log.Info(fmt.Sprintf("Skipping %s: %s", t.pod.Metadata.Name, why), "pod", t.pod.Metadata.Name)
-			t.count(func(j *job) *int { return &j.skipped })
+			t.skipped = true
 			continue
 		}
 		todo = append(todo, t)
 	}
 	if strategy == "rollout" {
-		todo = e.rollout(ctx, act, todo)
+		todo = e.rollout(lt, todo)
 		strategy = "delete" // what rollout could not roll is deleted
 	}
-	e.replace(ctx, act, strategy, jobs, todo)
+	e.replace(lt, strategy, jobs, todo)
 	for _, j := range jobs {
 		if !j.refused {
-			e.report(j)
-			e.done(ctx, j.req, true)
+			e.done(lt.wait, e.report(j, targets))
 		}
 	}
 }
 
-// collect lists each job's pods and merges them, each pod once, in the order found. A
-// job whose pods cannot be listed (an empty or invalid selector, or an API that stayed
-// down until shutdown) is refused and reported.
-func (e *executor) collect(ctx, act context.Context, jobs []*job) []*target {
+// collect lists each job's pods, concurrently, and merges them, each pod once. A job
+// restricted to owed pods keeps only those: the others were created since the change.
+func (e *executor) collect(lt lifetime, jobs []*job) []*target {
+	lists := make([][]pod, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() { defer wg.Done(); lists[i] = e.listJob(lt, j) }()
+	}
+	wg.Wait()
 	var targets []*target
 	byUID := map[string]*target{}
-	for _, j := range jobs {
-		pods, err := e.listRetrying(ctx, act, j)
-		if err != nil {
-			msg := fmt.Sprintf("Could not restart pods matching %q: %v", j.req.selector, err)
-			j.log.Error(msg, "err", err)
-			reason := "RestartFailed"
-			if errors.Is(err, errEmptySelector) || errorCode(err) == http.StatusBadRequest {
-				reason = "InvalidSelector"
+	for i, j := range jobs {
+		for _, p := range lists[i] {
+			if j.req.only != nil && !slices.Contains(j.req.only, p.Metadata.UID) {
+				continue
 			}
-			e.events.warn(j.req.src, reason, msg)
-			e.metrics.inc("cuscon_restarts_total", "strategy", j.req.strategy, "result", "refused")
-			j.refused = true
-			e.done(ctx, j.req, false)
-			continue
-		}
-		j.matched = len(pods)
-		for _, p := range pods {
+			j.matched++
 			if t, ok := byUID[p.Metadata.UID]; ok {
 				t.jobs = append(t.jobs, j)
 				continue
@@ -149,38 +158,37 @@ func (e *executor) collect(ctx, act context.Context, jobs []*job) []*target {
 	return targets
 }
 
-// listRetrying lists j's pods, retrying transient failures until ctx ends.
-func (e *executor) listRetrying(ctx, act context.Context, j *job) ([]pod, error) {
+// listJob lists j's pods, retrying a transient failure twice. A selector the API
+// refuses (400) ends the job as refused; pods that could not be listed stay owed, and
+// the controller tries again later.
+func (e *executor) listJob(lt lifetime, j *job) []pod {
 	bo := e.backoff.start()
-	for {
-		pods, err := listPods(act, e.api, j.req.src.Namespace, j.req.selector)
-		if err == nil || !isTransient(err) {
-			return pods, err
+	for attempt := 1; ; attempt++ {
+		pods, err := listPods(lt.send, e.api, j.req.src.Namespace, j.req.selector)
+		if err == nil {
+			return pods
+		}
+		if errorCode(err) == http.StatusBadRequest {
+			msg := fmt.Sprintf("Could not restart pods matching %q: %v", j.req.selector, err)
+			j.log.Error(msg, "err", err)
+			e.events.warn(j.req.src, "InvalidSelector", msg)
+			e.metrics.restarts.inc("strategy", j.req.strategy, "result", "refused")
+			j.refused = true
+			e.done(lt.wait, result{req: j.req, refused: err})
+			return nil
 		}
 		j.log.Warn("Could not list pods, retrying", "err", err)
-		if !bo.wait(ctx) {
-			return nil, fmt.Errorf("gave up at shutdown: %w", err)
+		if attempt == 3 || !isTransient(err) || !bo.wait(lt.wait) {
+			j.problems = append(j.problems, fmt.Sprintf("could not list pods: %v", err))
+			return nil
 		}
 	}
 }
 
-// skipReason says why p must not be restarted, or "" if it may be.
-func (e *executor) skipReason(p *pod) string {
-	switch {
-	case p.Metadata.DeletionTimestamp != nil:
-		return "already terminating"
-	case p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed":
-		return "already finished (" + p.Status.Phase + ")"
-	case controllerOf(&p.Metadata) == nil && !e.deleteUnowned:
-		return "no controller owns it, so nothing would recreate it (--delete-unowned-pods allows it)"
-	}
-	return ""
-}
-
-// replace deletes or evicts todo, maxUnavailable at a time; between groups it waits for
-// the replacements to be Ready, and stops (reporting the pods left) if they are not
-// within readyTimeout.
-func (e *executor) replace(ctx, act context.Context, strategy string, jobs []*job, todo []*target) {
+// replace deletes or evicts todo, maxUnavailable at a time and up to parallel at once;
+// between groups it waits for the replacements to be Ready, and stops (the pods left
+// stay owed) if they are not within readyTimeout.
+func (e *executor) replace(lt lifetime, strategy string, jobs []*job, todo []*target) {
 	if len(todo) == 0 {
 		return
 	}
@@ -191,235 +199,103 @@ func (e *executor) replace(ctx, act context.Context, strategy string, jobs []*jo
 	ns := todo[0].pod.Metadata.Namespace
 	var readyBefore int
 	if step < len(todo) {
-		readyBefore = e.readyCount(act, ns, jobs, nil)
+		readyBefore = e.readyCount(lt.send, ns, jobs, nil)
 	}
 	deadline := time.Now().Add(e.evictTimeout)
 	acted := map[string]bool{}
 	for i := 0; i < len(todo); i += step {
 		if i > 0 && !e.dryRun {
-			if err := e.waitReady(ctx, act, ns, jobs, acted, readyBefore); err != nil {
+			if err := e.waitReady(lt, ns, jobs, acted, readyBefore); err != nil {
 				e.stopped(todo[i:], err)
 				return
 			}
 		}
-		for _, t := range todo[i:min(i+step, len(todo))] {
-			e.restartPod(ctx, act, strategy, t, deadline)
+		group := todo[i:min(i+step, len(todo))]
+		e.inParallel(lt, group, func(t *target) { e.restartPod(lt, strategy, t, deadline) })
+		for _, t := range group {
 			acted[t.pod.Metadata.UID] = true
 		}
 	}
 }
 
-// restartPod deletes or evicts one pod and logs the outcome in the script's words.
-func (e *executor) restartPod(ctx, act context.Context, strategy string, t *target, evictDeadline time.Time) {
-	name := t.pod.Metadata.Name
-	log := t.jobs[0].log.With("pod", name)
-	if err := e.throttle(ctx, log); err != nil {
-		log.Error(fmt.Sprintf("Could not %s %s: %v", strategy, name, err))
-		t.count(func(j *job) *int { return &j.failed })
-		return
-	}
-	var err error
-	if strategy == "evict" {
-		err = e.evictRetrying(ctx, act, log, &t.pod, evictDeadline)
-	} else {
-		err = e.deleteRetrying(ctx, act, &t.pod)
-	}
-	past := map[string]string{"delete": "deleted", "evict": "evicted"}[strategy]
-	switch {
-	case err == nil && e.dryRun:
-		log.Info(fmt.Sprintf("Dry run: %s would be %s", name, past))
-		t.count(func(j *job) *int { return &j.restarted })
-	case err == nil:
-		log.Info(fmt.Sprintf("%s was %s successfully", name, past))
-		t.count(func(j *job) *int { return &j.restarted })
-	case errorCode(err) == http.StatusNotFound:
-		log.Info(fmt.Sprintf("%s was already gone", name), "reason", "not found")
-		t.count(func(j *job) *int { return &j.restarted })
-	case errorCode(err) == http.StatusConflict:
-		log.Info(fmt.Sprintf("%s was already replaced by a new pod of the same name; left alone", name), "reason", "uid precondition failed")
-		t.count(func(j *job) *int { return &j.restarted })
-	default:
-		log.Error(fmt.Sprintf("Could not %s %s: %v", strategy, name, err), "err", err)
-		t.count(func(j *job) *int { return &j.failed })
-		for _, j := range t.jobs {
-			j.problems = append(j.problems, fmt.Sprintf("%s: %v", name, err))
-		}
-		if errorCode(err) == http.StatusTooManyRequests {
-			for _, j := range t.jobs {
-				e.events.warn(j.req.src, "EvictionBlocked", fmt.Sprintf("Could not evict %s before the deadline (%s): %v", name, e.evictTimeout, err))
-			}
-		}
-	}
-}
-
-// throttle waits for the rate limiter's token, saying so if it has to; it fails if
-// shutdown comes first, or if this replica is no longer the leader.
-func (e *executor) throttle(ctx context.Context, log *slog.Logger) error {
-	if e.leading != nil && !e.leading() {
-		return errors.New("no longer the leader")
-	}
-	d := e.limiter.take()
-	if d <= 0 {
-		return nil
-	}
-	log.Warn("Rate limit reached; waiting", "wait", d.Round(time.Millisecond).String(), "perMinute", e.limiter.perMinute)
-	if !sleep(ctx, d) {
-		return fmt.Errorf("rate limited until shutdown: %w", ctx.Err())
-	}
-	return nil
-}
-
-// deleteRetrying deletes p, retrying a transient failure twice.
-func (e *executor) deleteRetrying(ctx, act context.Context, p *pod) error {
-	const attempts = 3
-	bo := e.backoff.start()
-	var err error
-	for i := 0; i < attempts; i++ {
-		if err = deletePod(act, e.api, p, e.dryRun); err == nil || !isTransient(err) {
-			return err
-		}
-		if i < attempts-1 && !bo.wait(ctx) {
-			break
-		}
-	}
-	return err
-}
-
-// evictRetrying evicts p. While a PodDisruptionBudget blocks it (429) it tries again
-// after the server's Retry-After, or a backoff, until deadline; it never deletes instead.
-func (e *executor) evictRetrying(ctx, act context.Context, log *slog.Logger, p *pod, deadline time.Time) error {
-	bo := e.backoff.start()
-	transient := 0
-	for {
-		err := evictPod(act, e.api, p, e.dryRun)
-		code := errorCode(err)
-		switch {
-		case err == nil || !isTransient(err):
-			return err
-		case code != http.StatusTooManyRequests:
-			if transient++; transient >= 3 {
-				return err
-			}
-		default:
-			log.Info(fmt.Sprintf("Eviction of %s blocked for now, retrying", p.Metadata.Name), "reason", err.Error())
-		}
-		delay := bo.delay()
-		var ae *apiError
-		if errors.As(err, &ae) && ae.RetryAfter > 0 {
-			delay = ae.RetryAfter
-		}
-		if time.Now().Add(delay).After(deadline) || !sleep(ctx, delay) {
-			return err
-		}
-	}
-}
-
-// readyCount counts the Ready pods the jobs' selectors match, leaving out exclude.
-func (e *executor) readyCount(ctx context.Context, ns string, jobs []*job, exclude map[string]bool) int {
-	seen := map[string]bool{}
-	n := 0
-	for _, j := range jobs {
-		if j.refused {
+// inParallel calls fn for each target, at most e.parallel at a time, and waits. Tokens
+// of the rate limiter are taken in order, before each call starts: the pods restart in
+// the order found and the limit holds however many run at once.
+func (e *executor) inParallel(lt lifetime, ts []*target, fn func(*target)) {
+	slots := make(chan struct{}, max(e.parallel, 1))
+	var wg sync.WaitGroup
+	for _, t := range ts {
+		log := t.jobs[0].log.With("pod", t.pod.Metadata.Name)
+		if err := e.throttle(lt, log); err != nil {
+			log.Error(fmt.Sprintf("Could not restart %s: %v", t.pod.Metadata.Name, err))
+			t.problem = err.Error()
 			continue
 		}
-		pods, err := listPods(ctx, e.api, ns, j.req.selector)
-		if err != nil {
-			j.log.Warn("Could not list pods to check readiness", "err", err)
-			continue
-		}
-		for i := range pods {
-			uid := pods[i].Metadata.UID
-			if !seen[uid] && !exclude[uid] && pods[i].ready() {
-				n++
-			}
-			seen[uid] = true
-		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() { defer func() { <-slots; wg.Done() }(); fn(t) }()
 	}
-	return n
+	wg.Wait()
 }
 
-// waitReady waits until as many pods are Ready as before the restart began, not
-// counting those restarted: their replacements are up.
-func (e *executor) waitReady(ctx, act context.Context, ns string, jobs []*job, acted map[string]bool, want int) error {
-	deadline := time.Now().Add(e.readyTimeout)
-	for {
-		got := e.readyCount(act, ns, jobs, acted)
-		if got >= want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d pods Ready after %s", got, want, e.readyTimeout)
-		}
-		if !sleep(ctx, e.pollInterval) {
-			return ctx.Err()
+// report logs a job's summary, posts it as an Event, counts it, and returns what the
+// controller must know: complete, or the pods still owed.
+func (e *executor) report(j *job, targets []*target) result {
+	restarted, skipped, failed, owed := tally(j, targets)
+	problems := j.problems
+	for _, t := range targets {
+		if t.problem != "" && slices.Contains(t.jobs, j) {
+			problems = append(problems, t.pod.Metadata.Name+": "+t.problem)
 		}
 	}
-}
-
-// stopped reports the pods a paced restart left alone because replacements were not Ready.
-func (e *executor) stopped(left []*target, cause error) {
-	var names []string
-	for _, t := range left {
-		names = append(names, t.pod.Metadata.Name)
-		t.count(func(j *job) *int { return &j.failed })
-	}
-	for _, j := range uniqueJobs(left) {
-		msg := fmt.Sprintf("Stopped restarting pods matching %s: %v; left %s", j.req.selector, cause, strings.Join(names, ", "))
-		j.log.Warn(msg)
-		j.problems = append(j.problems, msg)
-	}
-}
-
-// report logs a job's summary and posts it as an Event on the ConfigMap or Secret.
-func (e *executor) report(j *job) {
-	what := fmt.Sprintf("Restarted %d of %d pods matching %s", j.restarted, j.matched, j.req.selector)
-	if len(j.workloads) > 0 {
-		what += " by rolling " + strings.Join(j.workloads, ", ")
+	what := fmt.Sprintf("Restarted %d of %d pods matching %s", restarted, j.matched, j.req.selector)
+	if len(j.rolled) > 0 {
+		what += " by rolling " + joinNames(j.rolled)
 	}
 	line := what
 	if e.dryRun {
 		line = "Dry run: " + what // the event recorder marks events itself
 	}
 	reaction := time.Since(j.req.seen).Seconds()
-	j.log.Info(line, "matched", j.matched, "restarted", j.restarted, "skipped", j.skipped, "failed", j.failed,
-		"reactionSeconds", reaction)
-	e.metrics.observe("cuscon_reaction_seconds", reaction)
-	for result, n := range map[string]int{"restarted": j.restarted, "skipped": j.skipped, "failed": j.failed} {
-		e.metrics.add("cuscon_pods_total", float64(n), "strategy", j.req.strategy, "result", result)
+	e.metrics.reaction.observe(reaction)
+	for r, n := range map[string]int{"restarted": restarted, "skipped": skipped, "failed": failed} {
+		e.metrics.pods.add(float64(n), "strategy", j.req.strategy, "result", r)
 	}
-	msg := what + ": content changed"
-	if len(j.problems) > 0 {
-		e.metrics.inc("cuscon_restarts_total", "strategy", j.req.strategy, "result", "incomplete")
-		e.events.warn(j.req.src, "RestartIncomplete", msg+"; "+strings.Join(j.problems, "; "))
-		return
+	res := result{req: j.req}
+	if len(problems) == 0 {
+		e.metrics.restarts.inc("strategy", j.req.strategy, "result", "ok")
+		j.log.Info(line, "matched", j.matched, "restarted", restarted, "skipped", skipped, "failed", failed, "reactionSeconds", reaction)
+		e.events.normal(j.req.src, "Restarted", what+": content changed")
+		return res
 	}
-	e.metrics.inc("cuscon_restarts_total", "strategy", j.req.strategy, "result", "ok")
-	e.events.normal(j.req.src, "Restarted", msg)
+	e.metrics.restarts.inc("strategy", j.req.strategy, "result", "incomplete")
+	j.log.Info(line, "matched", j.matched, "restarted", restarted, "skipped", skipped, "failed", failed, "reactionSeconds", reaction)
+	e.events.warn(j.req.src, "RestartIncomplete", what+": content changed; "+joinProblems(problems))
+	switch {
+	case len(owed) > 0:
+		res.owed = &owedWork{Hash: j.req.hash, Pods: owed}
+	case j.matched == 0 && j.req.only != nil: // the owed pods could not be listed
+		res.owed = &owedWork{Hash: j.req.hash, Pods: j.req.only}
+	case j.matched == 0:
+		res.owed = &owedWork{Hash: j.req.hash, All: true}
+	}
+	return res
 }
 
-// uniqueJobs lists the jobs that matched any of ts, each once.
-func uniqueJobs(ts []*target) []*job {
-	var out []*job
-	seen := map[*job]bool{}
-	for _, t := range ts {
-		for _, j := range t.jobs {
-			if !seen[j] {
-				seen[j] = true
-				out = append(out, j)
-			}
+// tally counts j's targets by how they went and lists the uids of those still owed.
+func tally(j *job, targets []*target) (restarted, skipped, failed int, owed []string) {
+	for _, t := range targets {
+		switch {
+		case !slices.Contains(t.jobs, j):
+		case t.skipped:
+			skipped++
+		case t.done:
+			restarted++
+		default:
+			failed++
+			owed = append(owed, t.pod.Metadata.UID)
 		}
 	}
-	return out
-}
-
-// sleep waits d, or returns false if ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	slices.Sort(owed)
+	return restarted, skipped, failed, owed
 }

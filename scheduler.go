@@ -1,7 +1,10 @@
-// scheduler.go paces restarts: the first change acts at once; changes arriving within
-// the debounce window after a restart began are held and run together when it ends,
-// the newest request of each object replacing older ones. A burst of edits thus
-// restarts pods at most twice, and objects changed together restart each pod once.
+// scheduler.go paces restarts. Each namespace has its own lane, so a slow or hung
+// namespace holds up no other. Within a lane, a change acts at once unless the same pods
+// (the same selector) began a restart less than the debounce window ago; then it waits
+// for the window's end, the newest request of each object replacing older ones, and the
+// requests that are due run together as one batch. A burst of edits thus restarts pods
+// at most twice, and objects changed together restart each pod once.
+
 package main
 
 import (
@@ -11,83 +14,162 @@ import (
 	"time"
 )
 
-// scheduler queues restart requests and hands them to run in batches.
+// scheduler queues restart requests and hands them to exec in batches, a lane at a time.
 type scheduler struct {
 	window time.Duration
 	wake   chan struct{}
 	log    *slog.Logger
 
-	mu      sync.Mutex
-	queue   []restartRequest // in order of first arrival; one per object key
-	lastRun time.Time
+	mu    sync.Mutex
+	lanes map[string]*lane // by namespace
+}
+
+// lane is one namespace's queue.
+type lane struct {
+	queue   []restartRequest     // in order of first arrival; one per object key
+	lastRun map[string]time.Time // when each selector's pods last began a restart
+	running bool                 // a goroutine is serving the lane
+	wake    chan struct{}        // a request arrived while the lane waits
 }
 
 // newScheduler returns a scheduler with the given debounce window.
 func newScheduler(window time.Duration, log *slog.Logger) *scheduler {
-	return &scheduler{window: window, wake: make(chan struct{}, 1), log: log}
+	return &scheduler{window: window, wake: make(chan struct{}, 1), log: log, lanes: map[string]*lane{}}
 }
 
-// add queues req, replacing a queued request for the same object.
+// add queues req in its namespace's lane, replacing a queued request for the same object.
 func (s *scheduler) add(req restartRequest) {
 	s.mu.Lock()
-	replaced := false
-	for i := range s.queue {
-		if s.queue[i].key == req.key {
-			s.queue[i], replaced = req, true
-		}
+	l := s.lanes[req.src.Namespace]
+	if l == nil {
+		l = &lane{lastRun: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+		s.lanes[req.src.Namespace] = l
 	}
-	if !replaced {
-		s.queue = append(s.queue, req)
-	}
+	l.put(req)
 	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	for _, ch := range []chan struct{}{s.wake, l.wake} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// run hands batches to exec until ctx ends; requests still queued then are dropped
-// (the recorded hash brings them back at the next start).
+// put queues req, replacing a queued request for the same object.
+func (l *lane) put(req restartRequest) {
+	for i := range l.queue {
+		if l.queue[i].key == req.key {
+			l.queue[i] = req
+			return
+		}
+	}
+	l.queue = append(l.queue, req)
+}
+
+// run serves lanes until ctx ends, then waits for the batches under way; requests still
+// queued are dropped (the recorded hash brings them back at the next start).
 func (s *scheduler) run(ctx context.Context, exec func(batch []restartRequest)) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
 		}
-		for {
-			batch, wait := s.next(time.Now())
-			if batch == nil && wait == 0 {
-				break
-			}
-			if wait > 0 {
-				s.log.Debug("Holding restarts until the debounce window ends", "wait", wait.Round(time.Millisecond).String())
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-				continue
-			}
-			exec(batch)
+		for _, ns := range s.idleLanes() {
+			wg.Add(1)
+			go func() { defer wg.Done(); s.serve(ctx, ns, exec) }()
 		}
 	}
 }
 
-// next returns the queued batch if the window since the last batch has passed, or how
-// long to wait for it; (nil, 0) when nothing is queued.
-func (s *scheduler) next(now time.Time) ([]restartRequest, time.Duration) {
+// idleLanes marks the lanes that have work and no goroutine as served, and names them.
+func (s *scheduler) idleLanes() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.queue) == 0 {
-		return nil, 0
+	var out []string
+	for ns, l := range s.lanes {
+		if len(l.queue) > 0 && !l.running {
+			l.running = true
+			out = append(out, ns)
+		}
 	}
-	if wait := s.lastRun.Add(s.window).Sub(now); wait > 0 {
+	return out
+}
+
+// serve runs one lane's batches until its queue is empty or ctx ends. While requests
+// wait for their window, a new request (perhaps due at once) wakes it.
+func (s *scheduler) serve(ctx context.Context, ns string, exec func([]restartRequest)) {
+	s.mu.Lock()
+	wake := s.lanes[ns].wake
+	s.mu.Unlock()
+	for {
+		batch, wait := s.next(ns, time.Now())
+		switch {
+		case batch != nil:
+			exec(batch)
+		case wait > 0:
+			s.log.Debug("Holding restarts until the debounce window ends", "namespace", ns, "wait", wait.Round(time.Millisecond).String())
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-wake:
+			case <-t.C:
+			}
+			t.Stop()
+		default:
+			return // next released the lane
+		}
+	}
+}
+
+// next takes the lane's due requests as a batch, or says how long until the first is
+// due; with nothing queued it releases the lane and returns (nil, 0).
+func (s *scheduler) next(ns string, now time.Time) ([]restartRequest, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.lanes[ns]
+	batch, wait := l.due(now, s.window)
+	if batch == nil && wait == 0 {
+		l.running = false
+		if len(l.lastRun) == 0 {
+			delete(s.lanes, ns) // nothing left to remember
+		}
+	}
+	return batch, wait
+}
+
+// due removes and returns the requests whose pods may restart now, and notes that they
+// begin; if none may, it returns how long until the first may.
+func (l *lane) due(now time.Time, window time.Duration) ([]restartRequest, time.Duration) {
+	for sel, t := range l.lastRun {
+		if now.Sub(t) >= window {
+			delete(l.lastRun, sel)
+		}
+	}
+	var batch, rest []restartRequest
+	var wait time.Duration
+	for _, req := range l.queue {
+		if w := l.lastRun[req.selector].Add(window).Sub(now); w > 0 {
+			rest = append(rest, req)
+			if wait == 0 || w < wait {
+				wait = w
+			}
+			continue
+		}
+		batch = append(batch, req)
+	}
+	if len(batch) == 0 {
 		return nil, wait
 	}
-	batch := s.queue
-	s.queue, s.lastRun = nil, now
+	l.queue = rest
+	for _, req := range batch {
+		if window > 0 {
+			l.lastRun[req.selector] = now
+		}
+	}
 	return batch, 0
 }

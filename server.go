@@ -1,6 +1,9 @@
 // server.go serves cuscon's own HTTP endpoints: /healthz (alive, watch loops not
 // wedged), /readyz (first list done, watches connected or reconnecting briefly), and
-// /metrics (Prometheus text format).
+// /metrics (Prometheus text format). Whoever can reach the port can connect, so what a
+// client may hold is bounded: a connection cap, and timeouts on reading, writing and
+// idling.
+
 package main
 
 import (
@@ -37,9 +40,10 @@ type watchHealth struct {
 	heartbeat         time.Time
 }
 
-// newHealth returns a tracker with the given bounds.
-func newHealth(readyGrace, wedgedAfter time.Duration) *health {
-	return &health{readyGrace: readyGrace, wedgedAfter: wedgedAfter, watchers: map[string]*watchHealth{}}
+// newHealth returns a tracker with the bounds both modes use: /readyz fails after 15 s
+// disconnected, /healthz after 10 minutes without progress.
+func newHealth() *health {
+	return &health{readyGrace: 15 * time.Second, wedgedAfter: 10 * time.Minute, watchers: map[string]*watchHealth{}}
 }
 
 // update applies fn to scope's state, creating it (disconnected since now) if needed.
@@ -117,10 +121,29 @@ func (h *health) check(problem func(string, *watchHealth, time.Time) string) (bo
 	return len(problems) == 0, strings.Join(problems, "; ")
 }
 
+// serverLimits bounds what clients of the health and metrics port can hold.
+type serverLimits struct {
+	// maxConns caps open connections; more wait in the kernel's backlog, unread.
+	maxConns int
+	// readHeader, read and write bound one request; idle bounds a keep-alive connection
+	// between requests.
+	readHeader, read, write, idle time.Duration
+}
+
+// defaultLimits let a probe or a scrape through at any time while no client can hold
+// more than 64 connections, each for seconds.
+var defaultLimits = serverLimits{maxConns: 64, readHeader: 5 * time.Second, read: 10 * time.Second,
+	write: 10 * time.Second, idle: 15 * time.Second}
+
 // serve listens on addr and serves the probes (answering what healthy and ready say)
-// and the metrics until ctx ends; it returns the address it listens on, or an error at
-// once if it cannot listen.
+// and the metrics until ctx ends, within defaultLimits; it returns the address it
+// listens on, or an error at once if it cannot listen.
 func serve(ctx context.Context, addr string, healthy, ready func() (bool, string), m *metrics, log *slog.Logger) (string, error) {
+	return serveLimited(ctx, addr, defaultLimits, healthy, ready, m, log)
+}
+
+// serveLimited is serve with the given limits.
+func serveLimited(ctx context.Context, addr string, lim serverLimits, healthy, ready func() (bool, string), m *metrics, log *slog.Logger) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("listen for health and metrics on %s: %w", addr, err)
@@ -140,11 +163,14 @@ func serve(ctx context.Context, addr string, healthy, ready func() (bool, string
 	mux.Handle("/readyz", probe(ready))
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", metricsContentType)
+		ok, _ := ready()
+		m.ready.set(map[bool]float64{true: 1}[ok])
 		if err := m.write(w); err != nil {
 			log.Debug("Could not write metrics", "err", err)
 		}
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: lim.readHeader, ReadTimeout: lim.read,
+		WriteTimeout: lim.write, IdleTimeout: lim.idle, MaxHeaderBytes: 8 << 10}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -152,10 +178,52 @@ func serve(ctx context.Context, addr string, healthy, ready func() (bool, string
 		_ = srv.Shutdown(shutdown)
 	}()
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(newLimitListener(ln, lim.maxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("Health and metrics server stopped", "err", err)
 		}
 	}()
 	log.Info("Serving health and metrics", "address", ln.Addr().String())
 	return ln.Addr().String(), nil
+}
+
+// limitListener accepts a connection only while fewer than its cap are open.
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+	done  chan struct{}
+	close sync.Once
+}
+
+func newLimitListener(l net.Listener, n int) *limitListener {
+	return &limitListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &slotConn{Conn: c, release: sync.OnceFunc(func() { <-l.slots })}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.close.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// slotConn gives its slot back when closed.
+type slotConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *slotConn) Close() error {
+	c.release()
+	return c.Conn.Close()
 }

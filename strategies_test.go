@@ -141,19 +141,22 @@ func TestBurstOfEditsRestartsPodsAtMostTwice(t *testing.T) {
 func TestConfigMapsChangedTogetherRestartEachPodOnce(t *testing.T) {
 	fx := newFixture(t, func(c *config) { c.Debounce = time.Second })
 	fx.f.putConfigMap("frontend-extra", sel("app=frontend"), msg("a"))
-	fx.settle() // the sentinel's restart runs at once and opens the window
-	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
 	fx.f.putConfigMap("frontend-extra", sel("app=frontend"), msg("b"))
+	fx.f.waitDeleted(frontendPods...) // acts at once, and opens the window for these pods
+	next := []string{"frontend-next-0", "frontend-next-1", "frontend-next-2"}
+	fx.f.addPods("frontend-next", 3, map[string]string{"app": "frontend"})
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.putConfigMap("frontend-extra", sel("app=frontend"), msg("c"))
 	fx.log.waitFor(t, "Holding restarts until the debounce window ends", 1)
-	fx.log.waitFor(t, "Restarted 3 of 3 pods matching app=frontend", 2)
+	fx.log.waitFor(t, "Restarted 3 of 3 pods matching app=frontend", 3)
 	fx.f.snapshot(func() {
-		var frontend []string
+		var again []string
 		for _, p := range fx.f.deleteReqs {
-			if strings.HasPrefix(p, "frontend-") {
-				frontend = append(frontend, p)
+			if strings.HasPrefix(p, "frontend-next-") {
+				again = append(again, p)
 			}
 		}
-		assert.ElementsMatch(t, frontendPods, frontend, "two ConfigMaps, one batch, one DELETE per pod")
+		assert.ElementsMatch(t, next, again, "two ConfigMaps, one batch, one DELETE per pod")
 	})
 }
 
@@ -189,7 +192,8 @@ func TestRateLimitHoldsBackARunawayWriter(t *testing.T) {
 	fx := newFixture(t, func(c *config) { c.RateLimit = 2 })
 	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
 	fx.log.waitFor(t, "Rate limit reached; waiting", 1)
-	assert.Equal(t, []string{"frontend-0", "frontend-1"}, fx.deletedBesidesSentinels(), "the third waits for the bucket to refill")
+	fx.f.waitDeleted("frontend-0", "frontend-1")
+	assert.ElementsMatch(t, []string{"frontend-0", "frontend-1"}, fx.deletedBesidesSentinels(), "the third waits for the bucket to refill")
 	assert.Contains(t, fx.log.String(), "pod=frontend-2 wait=")
 }
 

@@ -1,6 +1,14 @@
 // types.go holds the few Kubernetes API shapes cuscon reads, with only the fields it uses,
 // tagged with the API's own JSON names.
+
 package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+)
 
 // objectMeta is the part of metadata cuscon reads.
 type objectMeta struct {
@@ -27,24 +35,49 @@ type listMeta struct {
 	Continue        string `json:"continue"`
 }
 
-// resource is a kind of object whose annotation names pods: ConfigMaps, or Secrets.
+// resource is a kind of core/v1 object cuscon reads or writes: the ConfigMaps and
+// Secrets whose annotation names pods, the pods, and Events.
 type resource struct {
 	Kind   string // as in an object reference: ConfigMap, Secret
 	Plural string // as in a URL: configmaps, secrets
 }
 
 var (
-	configMaps = resource{Kind: "ConfigMap", Plural: "configmaps"}
-	secrets    = resource{Kind: "Secret", Plural: "secrets"}
+	configMaps    = resource{Kind: "ConfigMap", Plural: "configmaps"}
+	secrets       = resource{Kind: "Secret", Plural: "secrets"}
+	podResource   = resource{Kind: "Pod", Plural: "pods"}
+	eventResource = resource{Kind: "Event", Plural: "events"}
 )
 
 // source is a ConfigMap or a Secret: its metadata and its content. A Secret's data
 // arrives base64-encoded, which is as good as plain text for hashing; it is never logged.
+// The controller's watchers keep only Hash and drop the data (see watcher.keepData).
 type source struct {
 	Resource   resource          `json:"-"` // set by the watcher that saw it
+	Hash       string            `json:"-"` // contentHash, set by the watcher that saw it
 	Metadata   objectMeta        `json:"metadata"`
 	Data       map[string]string `json:"data,omitempty"`
 	BinaryData map[string]string `json:"binaryData,omitempty"`
+}
+
+// contentHash is a digest of data and binaryData, independent of key order.
+func contentHash(obj *source) string {
+	h := sha256.New()
+	for _, part := range []struct {
+		name string
+		m    map[string]string
+	}{{"data", obj.Data}, {"binaryData", obj.BinaryData}} {
+		keys := make([]string, 0, len(part.m))
+		for k := range part.m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		fmt.Fprintf(h, "%s:%d\n", part.name, len(keys))
+		for _, k := range keys {
+			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(part.m[k]), part.m[k])
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // key names the source as plural/namespace/name, e.g. configmaps/default/frontend-config.

@@ -1,12 +1,12 @@
 // watch.go lists the ConfigMaps (or Secrets) of a namespace or of the whole cluster, then
 // watches them from the list's resourceVersion, and hands every object it learns of to a
-// handler. It survives a proxy that is down, streams that end or break, and an expired
-// resourceVersion (relist).
+// handler. It survives a proxy that is down or flapping, streams that end or break, and
+// an expired resourceVersion (relist).
+
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,23 +15,6 @@ import (
 	"strings"
 	"time"
 )
-
-// watchEvent is one object of a watch stream.
-type watchEvent struct {
-	Type   string      `json:"type"`
-	Object watchObject `json:"object"`
-}
-
-// watchObject is what an event carries: a ConfigMap or Secret (ADDED, MODIFIED,
-// DELETED), just metadata.resourceVersion (BOOKMARK), or a Status (ERROR). One struct
-// decodes all three.
-type watchObject struct {
-	source
-	Kind    string `json:"kind"`
-	Code    int    `json:"code"`
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
-}
 
 // handler is told what the watcher learns: the whole set after every list, then changes.
 type handler interface {
@@ -70,12 +53,9 @@ var errExpired = errors.New("resourceVersion expired")
 // errResync ends a watch so that the watcher lists again.
 var errResync = errors.New("resync requested")
 
-// synced hands a complete list to the handler and notes it.
-func (w *watcher) synced(ctx context.Context, items []source) {
-	w.handler.synced(ctx, w.scope, items)
-	w.health.listed(w.scope.String())
-	w.metrics.set("cuscon_last_sync_timestamp_seconds", float64(time.Now().UnixNano())/1e9)
-}
+// refusedBackoff paces retries while a loopback proxy refuses connections: a refusal
+// costs nothing and the sidecar is back within seconds, so the wait stays short.
+var refusedBackoff = backoffPolicy{Initial: 100 * time.Millisecond, Max: time.Second}
 
 // watcher lists and watches the objects of one scope.
 type watcher struct {
@@ -88,6 +68,9 @@ type watcher struct {
 	// keep chooses which listed objects reach handler.synced; the rest are dropped
 	// page by page, so memory does not grow with objects nobody annotated.
 	keep func(*source) bool
+	// keepData hands objects on with their data; without it only their hash is kept,
+	// so memory does not grow with the size of annotated objects either.
+	keepData bool
 	// idleTimeout ends a watch that has sent nothing (not even a bookmark) for that long.
 	idleTimeout time.Duration
 	// pageSize is the list's limit per request.
@@ -100,12 +83,12 @@ type watcher struct {
 	resync chan struct{}
 }
 
-// path is the collection URL of the watched objects.
-func (w *watcher) path() string {
-	if w.scope.namespace == "" {
-		return "/api/v1/" + w.scope.resource.Plural
-	}
-	return "/api/v1/namespaces/" + url.PathEscape(w.scope.namespace) + "/" + w.scope.resource.Plural
+// newWatcher returns a watcher of scope with the defaults both modes use: a watch idle
+// for 5 minutes is abandoned, lists come 500 a page, retries back off as client-go's.
+func newWatcher(api *apiClient, scope watchScope, log *slog.Logger, h handler, m *metrics, hl *health) *watcher {
+	return &watcher{api: api, scope: scope, log: log, handler: h, keep: func(*source) bool { return true },
+		idleTimeout: 5 * time.Minute, pageSize: 500, backoff: defaultBackoff, metrics: m, health: hl,
+		resync: make(chan struct{}, 1)}
 }
 
 // query returns the parameters every list and watch request carries.
@@ -121,9 +104,18 @@ func (w *watcher) query() url.Values {
 }
 
 // run lists and watches until ctx is cancelled. It never gives up on errors: it logs them
-// and retries with backoff, resuming from the last resourceVersion it saw.
+// and retries with backoff, resuming from the last resourceVersion it saw. A watch that
+// was established resets the backoff, so a proxy that restarts often is not waited for
+// longer and longer.
 func (w *watcher) run(ctx context.Context) {
-	bo := w.backoff.start()
+	bo, refused := w.backoff.start(), refusedBackoff.start()
+	wait := func(err error) {
+		if w.api.refusedLoopback(err) {
+			refused.wait(ctx)
+			return
+		}
+		bo.wait(ctx)
+	}
 	scope, plural := w.scope.String(), w.scope.resource.Plural
 	rv := "" // empty: a list is needed before the next watch
 	lists, watches := 0, 0
@@ -133,23 +125,26 @@ func (w *watcher) run(ctx context.Context) {
 			items, listRV, err := w.list(ctx)
 			if err != nil {
 				w.log.Warn("Could not list "+plural+", retrying", "scope", scope, "err", err)
-				bo.wait(ctx)
+				wait(err)
 				continue
 			}
 			if lists++; lists > 1 {
-				w.metrics.inc("cuscon_relists_total", "resource", plural)
+				w.metrics.relists.inc("resource", plural)
 			}
-			w.synced(ctx, items)
+			w.handler.synced(ctx, w.scope, items)
+			w.health.listed(scope)
+			w.metrics.lastSync.setNow()
 			rv = listRV
+			refused.reset()
 		}
 		if watches++; watches > 1 {
-			w.metrics.inc("cuscon_watch_reconnects_total", "resource", plural)
+			w.metrics.reconnects.inc("resource", plural)
 		}
 		began := time.Now()
-		next, events, err := w.watch(ctx, rv)
-		healthy := events > 0 || time.Since(began) > time.Minute
-		if healthy {
+		next, res, err := w.watch(ctx, rv)
+		if res.connected {
 			bo.reset()
+			refused.reset()
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -158,19 +153,19 @@ func (w *watcher) run(ctx context.Context) {
 			w.log.Info("Listing again for a new leader's start", "scope", scope)
 			rv = ""
 		case errors.Is(err, errExpired):
-			w.log.Info("Watch resourceVersion expired, relisting", "scope", w.scope.String(), "resourceVersion", next)
+			w.log.Info("Watch resourceVersion expired, relisting", "scope", scope, "resourceVersion", next)
 			rv = ""
-			if !healthy {
-				bo.wait(ctx)
+			if res.events == 0 {
+				wait(err)
 			}
 		case err != nil:
-			w.log.Warn("Watch failed, resuming", "scope", w.scope.String(), "resourceVersion", next, "err", err)
+			w.log.Warn("Watch failed, resuming", "scope", scope, "resourceVersion", next, "err", err)
 			rv = next
-			bo.wait(ctx)
+			wait(err)
 		default:
-			w.log.Debug("Watch ended, resuming", "scope", w.scope.String(), "resourceVersion", next, "events", events)
+			w.log.Debug("Watch ended, resuming", "scope", scope, "resourceVersion", next, "events", res.events)
 			rv = next
-			if !healthy && time.Since(began) < time.Second {
+			if res.events == 0 && time.Since(began) < time.Second {
 				bo.wait(ctx) // a watch that ends at once, again and again, is a hot loop
 			}
 		}
@@ -178,21 +173,19 @@ func (w *watcher) run(ctx context.Context) {
 }
 
 // list reads every object page by page and returns those keep accepts, with the
-// resourceVersion to watch from. Each page is decoded one item at a time, so that only
-// the kept objects stay in memory, never a whole page. An expired continue token starts
-// the list over.
+// resourceVersion to watch from. An expired continue token starts the list over.
 func (w *watcher) list(ctx context.Context) ([]source, string, error) {
 	var kept []source
 	q := w.query()
 	q.Set("limit", fmt.Sprint(w.pageSize))
+	path := collectionPath(w.scope.resource, w.scope.namespace)
 	for {
 		var meta listMeta
-		err := w.api.getStream(ctx, w.path(), q, func(body io.Reader) error {
+		err := w.api.getStream(ctx, path, q, func(body io.Reader) error {
 			var err error
 			meta, err = decodeList(body, func(item *source) {
-				item.Resource = w.scope.resource
 				if w.keep(item) {
-					kept = append(kept, *item)
+					kept = append(kept, *w.digest(item))
 				}
 			})
 			return err
@@ -213,67 +206,28 @@ func (w *watcher) list(ctx context.Context) ([]source, string, error) {
 	}
 }
 
-// decodeList reads a list answer ({"metadata": ..., "items": [...]}) and calls fn with
-// each item in turn, holding one item at a time; it returns the list's metadata.
-func decodeList(r io.Reader, fn func(*source)) (listMeta, error) {
-	var meta listMeta
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
-		return meta, err
+// digest stamps obj with its resource and content hash and, unless the handler needs
+// the data, drops it.
+func (w *watcher) digest(obj *source) *source {
+	obj.Resource = w.scope.resource
+	obj.Hash = contentHash(obj)
+	if !w.keepData {
+		obj.Data, obj.BinaryData = nil, nil
 	}
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return meta, fmt.Errorf("decode list: %w", err)
-		}
-		switch key {
-		case "metadata":
-			err = dec.Decode(&meta)
-		case "items":
-			err = decodeItems(dec, fn)
-		default:
-			var skip json.RawMessage
-			err = dec.Decode(&skip)
-		}
-		if err != nil {
-			return meta, fmt.Errorf("decode list %v: %w", key, err)
-		}
-	}
-	return meta, expectDelim(dec, '}')
+	return obj
 }
 
-// decodeItems reads a JSON array of objects, one at a time.
-func decodeItems(dec *json.Decoder, fn func(*source)) error {
-	if tok, err := dec.Token(); err != nil || tok == nil {
-		return err // null: no items
-	} else if tok != json.Delim('[') {
-		return fmt.Errorf("items: want an array, got %v", tok)
-	}
-	for dec.More() {
-		var item source
-		if err := dec.Decode(&item); err != nil {
-			return err
-		}
-		fn(&item)
-	}
-	return expectDelim(dec, ']')
-}
-
-// expectDelim reads one token and checks that it is d.
-func expectDelim(dec *json.Decoder, d json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("decode list: %w", err)
-	}
-	if tok != d {
-		return fmt.Errorf("decode list: want %v, got %v", d, tok)
-	}
-	return nil
+// watchResult says how a watch went: whether the stream was established, and how many
+// objects it delivered.
+type watchResult struct {
+	connected bool
+	events    int
 }
 
 // watch streams events from rv until the stream ends. It returns the last resourceVersion
-// seen (to resume from), how many events it handled, and why it ended (nil: a clean end).
-func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
+// seen (to resume from), how the watch went, and why it ended (nil: a clean end).
+func (w *watcher) watch(ctx context.Context, rv string) (string, watchResult, error) {
+	var res watchResult
 	streamCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stopResync := w.onResync(func() { cancel(errResync) })
@@ -282,29 +236,28 @@ func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
 	q.Set("watch", "true")
 	q.Set("resourceVersion", rv)
 	q.Set("allowWatchBookmarks", "true")
-	body, err := w.api.stream(streamCtx, w.path(), q)
+	body, err := w.api.stream(streamCtx, collectionPath(w.scope.resource, w.scope.namespace), q)
 	if errorCode(err) == 410 {
-		return rv, 0, errExpired
+		return rv, res, errExpired
 	}
 	if err != nil {
-		return rv, 0, fmt.Errorf("watch %s: %w", w.scope, err)
+		return rv, res, fmt.Errorf("watch %s: %w", w.scope, err)
 	}
 	defer body.Close()
+	res.connected = true
 	scope := w.scope.String()
 	w.health.connected(scope, true)
 	defer w.health.connected(scope, false)
-	events := 0
 	err = decodeEvents(newIdleReader(body, w.idleTimeout, func() { cancel(nil) }), func(ev *watchEvent) error {
 		w.health.beat(scope)
-		w.metrics.inc("cuscon_watch_events_total", "resource", w.scope.resource.Plural, "type", ev.Type)
+		w.metrics.watchEvents.inc("resource", w.scope.resource.Plural, "type", ev.Type)
 		switch ev.Type {
 		case "ADDED", "MODIFIED", "DELETED":
 			if ev.Object.Metadata.Name == "" {
 				return fmt.Errorf("%s event without metadata.name", ev.Type)
 			}
-			events++
-			ev.Object.source.Resource = w.scope.resource
-			w.handler.changed(ctx, ev.Type, &ev.Object.source)
+			res.events++
+			w.handler.changed(ctx, ev.Type, w.digest(&ev.Object.source))
 		case "BOOKMARK":
 		case "ERROR":
 			if ev.Object.Code == 410 {
@@ -312,18 +265,18 @@ func (w *watcher) watch(ctx context.Context, rv string) (string, int, error) {
 			}
 			return fmt.Errorf("watch error event: %w", &apiError{Code: ev.Object.Code, Reason: ev.Object.Reason, Message: ev.Object.Message})
 		default:
-			w.log.Warn("Ignoring watch event of unknown type", "scope", w.scope.String(), "type", ev.Type)
+			w.log.Warn("Ignoring watch event of unknown type", "scope", scope, "type", ev.Type)
 		}
 		if v := ev.Object.Metadata.ResourceVersion; v != "" {
 			rv = v
-			w.metrics.set("cuscon_last_sync_timestamp_seconds", float64(time.Now().UnixNano())/1e9)
+			w.metrics.lastSync.setNow()
 		}
 		return nil
 	})
 	if context.Cause(streamCtx) == errResync {
-		return rv, events, errResync
+		return rv, res, errResync
 	}
-	return rv, events, err
+	return rv, res, err
 }
 
 // onResync calls fn when a resync is requested, until the returned stop is called.
@@ -340,46 +293,4 @@ func (w *watcher) onResync(fn func()) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
-}
-
-// decodeEvents reads a watch stream, a sequence of JSON objects, and calls fn with each
-// event until the stream ends (nil), breaks (a decode error), or fn returns an error.
-func decodeEvents(r io.Reader, fn func(*watchEvent) error) error {
-	dec := json.NewDecoder(r)
-	for {
-		var ev watchEvent
-		if err := dec.Decode(&ev); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("decode watch event: %w", err)
-		}
-		if ev.Type == "" {
-			return errors.New("decode watch event: no type")
-		}
-		if err := fn(&ev); err != nil {
-			return err
-		}
-	}
-}
-
-// idleReader cancels a stream that has sent nothing for timeout while being read: a
-// half-open connection would otherwise block the watch for ever.
-type idleReader struct {
-	r     io.Reader
-	timer *time.Timer
-	d     time.Duration
-}
-
-// newIdleReader wraps r so that cancel is called if a Read waits longer than d.
-func newIdleReader(r io.Reader, d time.Duration, cancel context.CancelFunc) *idleReader {
-	t := time.AfterFunc(d, cancel)
-	t.Stop()
-	return &idleReader{r: r, timer: t, d: d}
-}
-
-func (ir *idleReader) Read(p []byte) (int, error) {
-	ir.timer.Reset(ir.d)
-	n, err := ir.r.Read(p)
-	ir.timer.Stop()
-	return n, err
 }

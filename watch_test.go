@@ -241,7 +241,7 @@ func TestInvalidSelectorIsReportedAndLaterFixApplies(t *testing.T) {
 	fx.f.putConfigMap("frontend-config", sel("app=frontend,,!!"), msg("v2"))
 	fx.log.waitFor(t, "Could not restart pods matching", 1)
 	assert.Contains(t, fx.log.String(), "configmap=frontend-config")
-	assert.Contains(t, fx.log.String(), "400 BadRequest")
+	assert.Contains(t, fx.log.String(), "empty label key", "refused before any pod list, with the reason")
 	fx.settle()
 	assert.Empty(t, fx.deletedBesidesSentinels())
 

@@ -2,6 +2,7 @@
 // pod (ReplicaSet → Deployment, StatefulSet, DaemonSet) and restarts it the way
 // `kubectl rollout restart` does, by stamping its pod template, so that the workload's
 // own rolling update replaces the pods.
+
 package main
 
 import (
@@ -9,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -31,9 +30,7 @@ func (w workload) ref() objectRef {
 }
 
 // path is w's URL.
-func (w workload) path() string {
-	return "/apis/apps/v1/namespaces/" + url.PathEscape(w.Namespace) + "/" + strings.ToLower(w.Kind) + "s/" + url.PathEscape(w.Name)
-}
+func (w workload) path() string { return workloadPath(w.Kind, w.Namespace, w.Name) }
 
 // appsObject is the part of a ReplicaSet or Deployment that rollout reads.
 type appsObject struct {
@@ -57,7 +54,7 @@ func workloadOf(ctx context.Context, api *apiClient, p *pod) (w workload, ok boo
 		return workload{Kind: owner.Kind, Namespace: ns, Name: owner.Name}, true, nil
 	case "ReplicaSet":
 		var rs appsObject
-		if err := api.get(ctx, workload{Kind: "ReplicaSet", Namespace: ns, Name: owner.Name}.path(), nil, &rs); err != nil {
+		if err := api.get(ctx, workloadPath("ReplicaSet", ns, owner.Name), nil, &rs); err != nil {
 			return w, false, fmt.Errorf("get replicaset %s: %w", owner.Name, err)
 		}
 		if d := controllerOf(&rs.Metadata); d != nil && d.Kind == "Deployment" {
@@ -92,16 +89,16 @@ func rollWorkload(ctx context.Context, api *apiClient, w workload, now time.Time
 
 // rollout restarts the workloads behind todo, each once, and returns the pods that have
 // no workload to roll (they are deleted instead).
-func (e *executor) rollout(ctx, act context.Context, todo []*target) []*target {
+func (e *executor) rollout(lt lifetime, todo []*target) []*target {
 	var order []workload
 	pods := map[workload][]*target{}
 	var rest []*target
 	for _, t := range todo {
-		w, ok, err := workloadOf(act, e.api, &t.pod)
+		w, ok, err := workloadOf(lt.send, e.api, &t.pod)
 		switch {
 		case err != nil:
 			t.jobs[0].log.Error(fmt.Sprintf("Could not find the workload of %s: %v", t.pod.Metadata.Name, err), "pod", t.pod.Metadata.Name)
-			t.count(func(j *job) *int { return &j.failed })
+			t.problem = err.Error()
 		case !ok:
 			t.jobs[0].log.Info(fmt.Sprintf("%s has no Deployment, StatefulSet or DaemonSet to roll; deleting it instead", t.pod.Metadata.Name), "pod", t.pod.Metadata.Name)
 			rest = append(rest, t)
@@ -113,26 +110,27 @@ func (e *executor) rollout(ctx, act context.Context, todo []*target) []*target {
 		}
 	}
 	for _, w := range order {
-		e.roll(ctx, act, w, pods[w])
+		e.roll(lt, w, pods[w])
 	}
 	return rest
 }
 
-// roll restarts one workload and counts its pods for every job that matched them.
-func (e *executor) roll(ctx, act context.Context, w workload, ts []*target) {
-	jobs := uniqueJobs(ts)
+// roll restarts one workload and notes the outcome on its pods. Pods of a paused
+// Deployment or of a failed roll stay owed.
+func (e *executor) roll(lt lifetime, w workload, ts []*target) {
+	jobs := jobsOf(ts)
 	log := jobs[0].log.With("workload", w.String())
-	count := func(field func(*job) *int) {
+	note := func(done bool, problem string) {
 		for _, t := range ts {
-			t.count(field)
+			t.done, t.problem = done, problem
 		}
 	}
-	if err := e.throttle(ctx, log); err != nil {
+	if err := e.throttle(lt, log); err != nil {
 		log.Error(fmt.Sprintf("Could not roll out %s: %v", w, err))
-		count(func(j *job) *int { return &j.failed })
+		note(false, err.Error())
 		return
 	}
-	err := rollWorkload(act, e.api, w, time.Now(), e.dryRun)
+	err := rollWorkload(lt.send, e.api, w, time.Now(), e.dryRun)
 	switch {
 	case errors.Is(err, errPaused):
 		msg := fmt.Sprintf("%s is paused; not restarted (resume it, or restart it yourself)", w)
@@ -140,15 +138,11 @@ func (e *executor) roll(ctx, act context.Context, w workload, ts []*target) {
 		e.events.warn(w.ref(), "DeploymentPaused", "cuscon did not restart this paused Deployment after a configuration change")
 		for _, j := range jobs {
 			e.events.warn(j.req.src, "DeploymentPaused", msg)
-			j.problems = append(j.problems, msg)
 		}
-		count(func(j *job) *int { return &j.skipped })
+		note(false, msg)
 	case err != nil:
 		log.Error(fmt.Sprintf("Could not roll out %s: %v", w, err), "err", err)
-		count(func(j *job) *int { return &j.failed })
-		for _, j := range jobs {
-			j.problems = append(j.problems, err.Error())
-		}
+		note(false, err.Error())
 	default:
 		verb := "was restarted (rollout)"
 		if e.dryRun {
@@ -156,9 +150,24 @@ func (e *executor) roll(ctx, act context.Context, w workload, ts []*target) {
 		}
 		log.Info(fmt.Sprintf("%s %s", w, verb), "pods", len(ts))
 		for _, j := range jobs {
-			j.workloads = append(j.workloads, w.String())
+			j.rolled = append(j.rolled, w.String())
 			e.events.normal(w.ref(), "Restarted", fmt.Sprintf("Rolling restart: %s %s content changed", j.req.src.Kind, j.req.src.Name))
 		}
-		count(func(j *job) *int { return &j.restarted })
+		note(true, "")
 	}
+}
+
+// jobsOf lists the jobs that matched any of ts, each once.
+func jobsOf(ts []*target) []*job {
+	var out []*job
+	seen := map[*job]bool{}
+	for _, t := range ts {
+		for _, j := range t.jobs {
+			if !seen[j] {
+				seen[j] = true
+				out = append(out, j)
+			}
+		}
+	}
+	return out
 }

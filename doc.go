@@ -1,0 +1,24 @@
+// Command cuscon restarts the pods that a ConfigMap names when, and only when, that
+// ConfigMap's content changes, so that apps which read their configuration once at start
+// pick up the new one. The annotation magalix.com/podDeleteMatch: "app=frontend" names
+// the pods by a label selector; cuscon reaches the Kubernetes API through a kubectl proxy
+// sidecar on 127.0.0.1:8001. `cuscon sync` is its in-pod mode: it unpacks one ConfigMap
+// into a directory atomically and tells the app to reload.
+//
+// Where to start reading: one change travels through the files in this order, each
+// visited once.
+//
+//	decode.go      the watch stream and list pages, one object at a time
+//	watch.go       list, then watch from the list's resourceVersion; survive ends and breaks
+//	decide.go      the decision: a pure function of what is remembered and what is seen
+//	controller.go  carries verdicts out: schedules restarts, records what was applied, retries what is owed
+//	scheduler.go   one lane per namespace; debounce per set of pods
+//	restart.go     a batch: list each selector's pods, restart each pod once, report what is owed
+//	pods.go        the pod requests: list, DELETE, eviction
+//	api.go         the one place that builds API paths and turns answers into errors
+//
+// Around them: main.go and config.go (wiring, flags), workloads.go and pacing.go (the
+// rollout strategy and --max-unavailable), events.go, metrics.go, server.go (probes),
+// leader.go (Lease election), incluster.go, log.go, backoff.go, types.go; sync.go,
+// reload.go and atomic.go for `cuscon sync`.
+package main

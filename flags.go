@@ -1,0 +1,81 @@
+// flags.go defines flags whose defaults come from environment twins, for both modes:
+// a flag on the command line beats its twin, and a twin that does not parse is an error.
+
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// newEnvFlags returns a flag set called name whose help starts with usage.
+func newEnvFlags(name, usage string, out io.Writer, getenv func(string) string) *envFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintln(out, usage+"\nFlags (a flag on the command line beats its environment twin):")
+		fs.PrintDefaults()
+	}
+	return &envFlags{fs: fs, getenv: getenv}
+}
+
+// envFlags defines flags whose defaults come from environment twins, and remembers the
+// first twin that did not parse.
+type envFlags struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	err    error
+}
+
+func (e *envFlags) str(p *string, name, env, def, usage string) {
+	if v := e.getenv(env); v != "" {
+		def = v
+	}
+	e.fs.StringVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) boolean(p *bool, name, env string, def bool, usage string) {
+	if v := e.getenv(env); v != "" {
+		b, err := strconv.ParseBool(v)
+		e.keep(env, err)
+		def = b
+	}
+	e.fs.BoolVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
+	if v := e.getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		e.keep(env, err)
+		def = n
+	}
+	e.fs.IntVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v := e.getenv(env); v != "" {
+		d, err := time.ParseDuration(v)
+		e.keep(env, err)
+		def = d
+	}
+	e.fs.DurationVar(p, name, def, usage+" (env "+env+")")
+}
+
+func (e *envFlags) keep(env string, err error) {
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("env %s: %w", env, err)
+	}
+}
+
+// common defines the flags of commonConfig.
+func (e *envFlags) common(c *commonConfig) {
+	e.str(&c.APIURL, "api-url", "CUSCON_API_URL", "http://127.0.0.1:8001", "Kubernetes API address: the kubectl proxy sidecar")
+	e.boolean(&c.InCluster, "in-cluster", "CUSCON_IN_CLUSTER", false, "talk to the API server directly with the pod's ServiceAccount, no proxy sidecar")
+	e.str(&c.ServiceAccountDir, "service-account-dir", "CUSCON_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount", "with --in-cluster: where the token and ca.crt are")
+	e.str(&c.ListenAddress, "listen-address", "CUSCON_LISTEN_ADDRESS", ":8080", "where /healthz, /readyz and /metrics are served (empty: nowhere)")
+	e.str(&c.LogFormat, "log-format", "CUSCON_LOG_FORMAT", "text", "text (the Python script's lines) or json")
+	e.str(&c.LogLevel, "log-level", "CUSCON_LOG_LEVEL", "info", "info or debug; debug explains every decision")
+}

@@ -1,0 +1,79 @@
+// selector_test.go tests which selectors cuscon accepts: those that require something of a
+// pod. Those that would select every pod without some label — the attack of issue 10 —
+// are refused, and so are malformed ones, before any pod is listed.
+
+package main
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestSelectorsThatRequireSomethingAreAccepted(t *testing.T) {
+	for _, sel := range []string{
+		"app=frontend",
+		"app==frontend",
+		"app = frontend",
+		"app",
+		"app in (frontend, canary)",
+		"app in (frontend)",
+		"app=frontend,tier!=db",
+		"app=frontend, !legacy",
+		"tier notin (db), app",
+		"example.com/app=web",
+		"app.kubernetes.io/name=frontend",
+		"app=",
+		"version>2,app=x",
+	} {
+		assert.NoError(t, checkSelector(sel), sel)
+	}
+}
+
+func TestSelectorsThatWouldSelectMostOfTheNamespaceAreRefused(t *testing.T) {
+	assert.Equal(t, errEmptySelector, checkSelector(""))
+	assert.Equal(t, errEmptySelector, checkSelector("   "))
+	for _, sel := range []string{
+		"!nonexistent",
+		"app notin (zzz)",
+		"tier!=db",
+		"tier != db, !legacy",
+		"version>2",
+		"version<2",
+	} {
+		err := checkSelector(sel)
+		assert.True(t, errors.Is(err, errBroadSelector), "%q: %v", sel, err)
+	}
+}
+
+func TestMalformedSelectorsAreRefused(t *testing.T) {
+	for sel, why := range map[string]string{
+		"app=frontend,,!!":                      "empty label key",
+		"app in ()":                             "non-empty",
+		"app in (a":                             "non-empty",
+		"app in a":                              "want k",
+		"app=front end":                         "label value",
+		"app=frontend\n2026-11-23 Modification": "label value",
+		"app\x1b[31m=x":                         "want k",
+		"/app=x":                                "bad prefix",
+		"app=" + string(make([]byte, 64)):       "label value",
+		"a$b=c":                                 "want k",
+		"app=(x)":                               "label value",
+		"app in (a,b c)":                        "label value",
+		"!":                                     "empty label key",
+		"app notin (x), tier in (a, b), !c, d=e,": "empty label key",
+	} {
+		err := checkSelector(sel)
+		if assert.Error(t, err, "%q", sel) {
+			assert.Contains(t, err.Error(), why, "%q", sel)
+			assert.False(t, errors.Is(err, errBroadSelector), "%q is malformed, not broad", sel)
+		}
+	}
+}
+
+func TestSelectorsSplitAtCommasOutsideParentheses(t *testing.T) {
+	assert.Equal(t, []string{"a in (x,y)", " b=c"}, splitSelector("a in (x,y), b=c"))
+	assert.Nil(t, splitSelector("  "))
+	assert.Equal(t, []string{"a", ""}, splitSelector("a,"))
+}
