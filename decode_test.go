@@ -103,3 +103,54 @@ func TestListPagesAreDecodedOneItemAtATime(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+func TestAnEventLargerThanTheCapIsRefusedNotBuffered(t *testing.T) {
+	huge := `{"type":"ADDED","object":{"metadata":{"name":"big"},"data":{"k":"` + strings.Repeat("x", maxEventBytes) + `"}}}`
+	n := 0
+	err := decodeEvents(strings.NewReader(`{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"1"}}}`+"\n"+huge),
+		func(*watchEvent) error { n++; return nil })
+	assert.ErrorIs(t, err, errTooLarge)
+	assert.Equal(t, 1, n, "the events before it are handed on")
+
+	_, err = decodeList(strings.NewReader(`{"metadata":{},"items":[`+huge[strings.Index(huge, `{"metadata"`):len(huge)-1]+`]}`), func(*source) {})
+	assert.ErrorIs(t, err, errTooLarge, "a list item too")
+}
+
+func TestEventsUpToTheCapStreamThroughOneAtATime(t *testing.T) {
+	// Many events whose sum is far over the cap: the cap is per event, not per stream.
+	event := `{"type":"MODIFIED","object":{"metadata":{"name":"a"},"data":{"k":"` + strings.Repeat("y", 1<<20) + `"}}}` + "\n"
+	n := 0
+	err := decodeEvents(strings.NewReader(strings.Repeat(event, 40)), func(*watchEvent) error { n++; return nil })
+	require.NoError(t, err)
+	assert.Equal(t, 40, n)
+}
+
+// recorder is a handler that keeps what it is given.
+type recorder struct{ items []source }
+
+func (r *recorder) synced(_ context.Context, _ watchScope, items []source) { r.items = items }
+func (r *recorder) changed(_ context.Context, _ string, obj *source)       { r.items = append(r.items, *obj) }
+
+func TestTheControllerKeepsTheHashOfAnnotatedDataNotTheData(t *testing.T) {
+	f := newFakeAPI(t, "default")
+	big := map[string]string{"blob": strings.Repeat("z", 900<<10)}
+	for _, name := range []string{"a", "b", "c"} {
+		f.putConfigMap(name, sel("app="+name), big)
+	}
+	api, err := newAPIClient(f.url(), nil)
+	require.NoError(t, err)
+	log, _ := newLogger(io.Discard, "text", slog.LevelInfo)
+	h := &recorder{}
+	w := newWatcher(api, watchScope{resource: configMaps, namespace: "default"}, log, h, newMetrics(), newHealth())
+	items, _, err := w.list(context.Background())
+	require.NoError(t, err)
+	require.Len(t, items, 3)
+	for _, it := range items {
+		assert.Nil(t, it.Data, "no data kept")
+		assert.Equal(t, contentHash(&source{Data: big}), it.Hash)
+	}
+	w.keepData = true // cuscon sync needs the data of its one object
+	items, _, err = w.list(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, big, items[0].Data)
+}

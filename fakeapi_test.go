@@ -115,20 +115,24 @@ type fakeAPI struct {
 	deleted        []string // pods deleted, in order
 	deleteReqs     []string // every pod DELETE request, whatever its answer
 	patches        int
-	podLists       []string       // labelSelector of each pod list, decoded
-	failDelete     map[string]int // pod name -> plain-text 500 answers still to give
-	failLists      int            // pod lists still to answer with a plain-text 503
-	deleteGate     chan struct{}  // if set, DELETEs wait for it to close
-	evictBlock     map[string]int // pod name -> 429 answers still to give to its eviction
-	evictions      []string       // pods evicted, in order
-	dryRuns        []string       // writes sent with dryRun=All: "DELETE pod", "PATCH configmap"...
-	rollouts       []string       // workloads whose template was patched
-	paused         bool           // whether Deployment "web" is paused
-	replace        bool           // whether a deleted pod is replaced at once by a Ready one, as a ReplicaSet would
-	selectors      []string       // labelSelector of every ConfigMap/Secret list and watch
+	podLists       []string                 // labelSelector of each pod list, decoded
+	failDelete     map[string]int           // pod name -> plain-text 500 answers still to give
+	failLists      int                      // pod lists still to answer with a plain-text 503
+	cutLists       int                      // pod lists still to cut off mid-body
+	listGate       map[string]chan struct{} // namespace -> pod lists there wait for it to close
+	refuseDelete   map[string]bool          // pod name -> DELETEs refused with 403, as admission does
+	deleteGate     chan struct{}            // if set, DELETEs wait for it to close
+	evictBlock     map[string]int           // pod name -> 429 answers still to give to its eviction
+	evictions      []string                 // pods evicted, in order
+	dryRuns        []string                 // writes sent with dryRun=All: "DELETE pod", "PATCH configmap"...
+	rollouts       []string                 // workloads whose template was patched
+	paused         bool                     // whether Deployment "web" is paused
+	replace        bool                     // whether a deleted pod is replaced at once by a Ready one, as a ReplicaSet would
+	selectors      []string                 // labelSelector of every ConfigMap/Secret list and watch
 	events         []fakeEventRecord
 	leases         map[string]*lease // by name
 	leaseConflicts int               // Lease PUTs still to answer with 409
+	leaseGate      chan struct{}     // if set, Lease requests hang until it closes
 	uidSeq         int
 }
 
@@ -139,6 +143,7 @@ func newFakeAPI(t *testing.T, ns string) *fakeAPI {
 		t: t, ns: ns, notify: make(chan struct{}), rv: 100,
 		objects: map[string]*fakeConfigMap{}, pods: map[string]*fakePod{},
 		subs: map[*fakeSub]bool{}, failDelete: map[string]int{}, evictBlock: map[string]int{},
+		listGate: map[string]chan struct{}{}, refuseDelete: map[string]bool{},
 		leases: map[string]*lease{},
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -179,6 +179,18 @@ func (f *fakeAPI) servePodList(w http.ResponseWriter, r *http.Request, ns string
 	f.mu.Lock()
 	f.podLists = append(f.podLists, sel)
 	f.changedLocked()
+	if gate := f.listGate[ns]; gate != nil {
+		f.mu.Unlock()
+		<-gate
+		f.mu.Lock()
+	}
+	if f.cutLists > 0 {
+		f.cutLists--
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"kind":"PodList","metadata":{},"items":[{"metadata":{"name":"frontend-0","namesp`)
+		panic(http.ErrAbortHandler) // the connection drops mid-body
+	}
 	if f.failLists > 0 {
 		f.failLists--
 		f.mu.Unlock()
@@ -236,6 +248,10 @@ func (f *fakeAPI) serveDelete(w http.ResponseWriter, r *http.Request, name strin
 	if f.failDelete[name] > 0 {
 		f.failDelete[name]--
 		http.Error(w, "Error trying to reach service: 'dial tcp 10.0.0.1:443: connect: connection refused'", http.StatusInternalServerError)
+		return
+	}
+	if f.refuseDelete[name] {
+		writeStatus(w, http.StatusForbidden, "Forbidden", `pods "`+name+`" is forbidden: ValidatingAdmissionPolicy 'no-delete' denied request`)
 		return
 	}
 	p, ok := f.pods[name]
@@ -311,6 +327,16 @@ func (f *fakeAPI) serveWorkload(w http.ResponseWriter, r *http.Request, plural, 
 // serveLease keeps Leases as the API does: create fails if one exists, and a PUT with
 // a stale resourceVersion fails with 409.
 func (f *fakeAPI) serveLease(w http.ResponseWriter, r *http.Request, name string) {
+	f.mu.Lock()
+	gate := f.leaseGate
+	f.mu.Unlock()
+	if gate != nil {
+		select { // a Lease request that hangs, until the client gives up
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var in lease

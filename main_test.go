@@ -127,3 +127,24 @@ func TestTextAndJSONLogsCarryTheSameFields(t *testing.T) {
 	}
 	assert.Len(t, fromText, len(fromJSON)-2, "no field only in the text log")
 }
+
+func TestValuesCannotForgeLogLines(t *testing.T) {
+	var out bytes.Buffer
+	log, err := newLogger(&out, "text", 0)
+	require.NoError(t, err)
+	forged := "app=x\n2026-11-23 10:00:00,000 frontend-0 was deleted successfully\x1b[2J"
+	log.Error("Could not restart pods matching "+forged, "selector", forged, "k\nv", "x")
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	require.Len(t, lines, 1, "one record, one line")
+	assert.NotContains(t, out.String(), "\x1b", "no terminal escape gets through")
+	assert.Contains(t, lines[0], `matching app=x\n2026`, "the message's newline is shown, not obeyed")
+	assert.Contains(t, lines[0], `selector="app=x\n2026-11-23 10:00:00,000 frontend-0 was deleted successfully\x1b[2J"`)
+}
+
+func TestPlainValuesStayUnquoted(t *testing.T) {
+	var out bytes.Buffer
+	log, err := newLogger(&out, "text", 0)
+	require.NoError(t, err)
+	log.Info("Modification detected", "configmap", "frontend-config", "selector", "app in (a, b)", "pod", "ünïcode-0")
+	assert.Contains(t, out.String(), `Modification detected configmap=frontend-config selector="app in (a, b)" pod=ünïcode-0`)
+}

@@ -53,10 +53,6 @@ var errExpired = errors.New("resourceVersion expired")
 // errResync ends a watch so that the watcher lists again.
 var errResync = errors.New("resync requested")
 
-// refusedBackoff paces retries while a loopback proxy refuses connections: a refusal
-// costs nothing and the sidecar is back within seconds, so the wait stays short.
-var refusedBackoff = backoffPolicy{Initial: 100 * time.Millisecond, Max: time.Second}
-
 // watcher lists and watches the objects of one scope.
 type watcher struct {
 	api   *apiClient
@@ -75,10 +71,12 @@ type watcher struct {
 	idleTimeout time.Duration
 	// pageSize is the list's limit per request.
 	pageSize int
-	// backoff paces retries after failures.
-	backoff backoffPolicy
-	metrics *metrics
-	health  *health
+	// backoff paces retries after failures; refusedBackoff those after a loopback proxy
+	// refused the connection: a refusal costs nothing and the sidecar is back within
+	// seconds, so that wait stays short.
+	backoff, refusedBackoff backoffPolicy
+	metrics                 *metrics
+	health                  *health
 	// resync, when signalled, ends the watch and lists again (a new leader's start).
 	resync chan struct{}
 }
@@ -88,7 +86,8 @@ type watcher struct {
 func newWatcher(api *apiClient, scope watchScope, log *slog.Logger, h handler, m *metrics, hl *health) *watcher {
 	return &watcher{api: api, scope: scope, log: log, handler: h, keep: func(*source) bool { return true },
 		idleTimeout: 5 * time.Minute, pageSize: 500, backoff: defaultBackoff, metrics: m, health: hl,
-		resync: make(chan struct{}, 1)}
+		refusedBackoff: backoffPolicy{Initial: 100 * time.Millisecond, Max: time.Second},
+		resync:         make(chan struct{}, 1)}
 }
 
 // query returns the parameters every list and watch request carries.
@@ -108,7 +107,7 @@ func (w *watcher) query() url.Values {
 // was established resets the backoff, so a proxy that restarts often is not waited for
 // longer and longer.
 func (w *watcher) run(ctx context.Context) {
-	bo, refused := w.backoff.start(), refusedBackoff.start()
+	bo, refused := w.backoff.start(), w.refusedBackoff.start()
 	wait := func(err error) {
 		if w.api.refusedLoopback(err) {
 			refused.wait(ctx)

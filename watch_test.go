@@ -477,3 +477,40 @@ func TestShutdownIsBoundedWhenRequestsHang(t *testing.T) {
 	assert.Contains(t, fx.log.String(), "Could not delete frontend-0")
 	require.NotContains(t, fx.log.String(), "frontend-0 was deleted successfully")
 }
+
+func TestAnEstablishedWatchResetsTheBackoff(t *testing.T) {
+	// Each watch connects, then breaks. Without the reset the waits would double from
+	// 10 ms towards an hour, and twelve reconnects would take minutes.
+	fx := newFixture(t, nil, func(a *app) {
+		for _, w := range a.watchers {
+			w.backoff = backoffPolicy{Initial: 10 * time.Millisecond, Max: time.Hour}
+		}
+	})
+	broken := func(w http.ResponseWriter, _ *http.Request) {
+		streamStart(w)
+		_, _ = w.Write([]byte(`{"type":"MODIFIED","object":{"metadata":{"name":"cut`))
+	}
+	for range 12 {
+		fx.f.script(broken)
+	}
+	fx.f.endWatches()
+	fx.log.waitFor(t, "Watch failed, resuming", 12)
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.waitDeleted(frontendPods...)
+}
+
+func TestAProxyThatRefusesConnectionsIsRetriedQuickly(t *testing.T) {
+	// The loopback proxy is down: refusals are retried on their own short backoff, not
+	// on the watch's, which here would grow towards an hour.
+	fx := newFixture(t, nil, func(a *app) {
+		for _, w := range a.watchers {
+			w.backoff = backoffPolicy{Initial: 10 * time.Millisecond, Max: time.Hour}
+			w.refusedBackoff = backoffPolicy{Initial: time.Millisecond, Max: 5 * time.Millisecond}
+		}
+	})
+	fx.f.stop()
+	fx.log.waitFor(t, "connection refused", 14)
+	fx.f.restart()
+	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.waitDeleted(frontendPods...)
+}
