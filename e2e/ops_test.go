@@ -147,7 +147,8 @@ func TestDirectModeWorksWithARealServiceAccountToken(t *testing.T) {
 
 func TestEveryManifestVariantIsAcceptedByTheAPIServer(t *testing.T) {
 	c := newCluster(t)
-	for _, dir := range []string{"manifests", "manifests/ha", "manifests/direct", "manifests/example", "manifests/sync"} {
+	for _, dir := range []string{"manifests", "manifests/ha", "manifests/direct", "manifests/example", "manifests/sync",
+		"manifests/evict", "manifests/rollout"} {
 		out := c.kubectl("apply", "--dry-run=server", "-k", filepath.Join(suite.root, dir))
 		assert.Contains(t, out, "(server dry run)", dir)
 	}

@@ -92,6 +92,7 @@ func TestEvictWithBudgetNeverDropsBelowMinAvailable(t *testing.T) {
 		out := c.kubectl("get", "pdb", "frontend", "-n", c.ns, "-o", "jsonpath={.status.disruptionsAllowed}")
 		return strings.TrimSpace(out) == "1"
 	})
+	c.applyManifests(c.ns, "manifests/components/evict/rbac.yaml")
 	c.kubectl("annotate", "configmap", "frontend-config", "-n", c.ns, "cuscon.dev/strategy=evict")
 	watch := c.watchReady("frontend", 3)
 	frontend := c.uids("frontend")
@@ -107,6 +108,7 @@ func TestEvictWithBudgetNeverDropsBelowMinAvailable(t *testing.T) {
 
 func TestRolloutRollsTheDeploymentAndDeletesNoPod(t *testing.T) {
 	c := newCluster(t)
+	c.applyManifests(c.ns, "manifests/components/rollout/rbac.yaml")
 	c.kubectl("annotate", "configmap", "frontend-config", "-n", c.ns, "cuscon.dev/strategy=rollout")
 	frontend := c.uids("frontend")
 	c.changeFrontendConfig("rolled")
@@ -159,7 +161,7 @@ func TestDryRunChangesNothingButReportsEachAction(t *testing.T) {
 
 func TestSecretChangeRestartsItsPods(t *testing.T) {
 	c := newCluster(t, "CUSCON_SECRETS=true")
-	c.applyManifests(c.ns, "manifests/rbac-secrets.yaml")
+	c.applyManifests(c.ns, "manifests/components/secrets/rbac.yaml")
 	c.waitLog(`Synced secrets in "`+c.ns+`"`, 1)
 	c.kubectl("create", "secret", "generic", "db-creds", "-n", c.ns, "--from-literal=password=first-s3cret")
 	c.kubectl("annotate", "secret", "db-creds", "-n", c.ns, "magalix.com/podDeleteMatch=app=frontend")
