@@ -79,9 +79,9 @@ func goodImage(arch string) testImage {
 
 func TestCheckRefusesWhatIsNotCusconsImage(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		break_ func(*testImage)
-		want  string
+		name   string
+		mutate func(*testImage)
+		want   string
 	}{
 		{"as built", func(*testImage) {}, ""},
 		{"root", func(i *testImage) { i.config.User = "0:0" }, "is root"},
@@ -97,7 +97,7 @@ func TestCheckRefusesWhatIsNotCusconsImage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			amd, arm := goodImage("amd64"), goodImage("arm64")
-			tc.break_(&amd)
+			tc.mutate(&amd)
 			images, err := Read(writeArchive(t, amd, arm))
 			require.NoError(t, err)
 			problems := Check(images, cusconImage("abc"))
