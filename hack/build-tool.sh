@@ -9,8 +9,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 name=${1:?usage: hack/build-tool.sh helm|promtool}
 case "$name" in
-  helm) pkg=helm.sh/helm/v3/cmd/helm ;;
-  promtool) pkg=github.com/prometheus/prometheus/cmd/promtool ;;
+  helm) pkg=helm.sh/helm/v3/cmd/helm version=(version --short) ;;
+  promtool) pkg=github.com/prometheus/prometheus/cmd/promtool version=(--version) ;;
   *) echo "build-tool: unknown tool $name (helm or promtool)" >&2; exit 2 ;;
 esac
 mod="$root/hack/tools/$name"
@@ -59,5 +59,5 @@ wait "$pid"
 rm -rf "$cache"
 mv "$tmp" "$cache"
 trap - EXIT
-step "done: $("$cache/$name" version 2>/dev/null | head -n 1)"
+step "done: $("$cache/$name" "${version[@]}" 2>&1 | head -n 1)"
 echo "$cache/$name"
