@@ -8,7 +8,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,83 +177,19 @@ func TestHelmHAReleaseLeadsThroughItsOwnLeaseOnly(t *testing.T) {
 	c.waitReplaced("frontend", frontend, 3)
 }
 
-// startFromRelease starts cuscon as a pod of the release's Deployment deploy would run:
-// as its ServiceAccount, behind a kubectl proxy, with the app container's environment
-// (the downward API resolved for one of its pods, whose name it returns). Only where
-// cuscon listens is moved to the suite's ports.
-func (c *cluster) startFromRelease(deploy string) string {
-	c.t.Helper()
-	var d struct {
-		Spec struct {
-			Selector struct {
-				MatchLabels map[string]string `json:"matchLabels"`
-			} `json:"selector"`
-			Template struct {
-				Spec struct {
-					ServiceAccountName string `json:"serviceAccountName"`
-					Containers         []struct {
-						Name string `json:"name"`
-						Env  []struct {
-							Name      string `json:"name"`
-							Value     string `json:"value"`
-							ValueFrom *struct {
-								FieldRef *struct {
-									FieldPath string `json:"fieldPath"`
-								} `json:"fieldRef"`
-							} `json:"valueFrom"`
-						} `json:"env"`
-					} `json:"containers"`
-				} `json:"spec"`
-			} `json:"template"`
-		} `json:"spec"`
-	}
-	require.NoError(c.t, json.Unmarshal([]byte(c.kubectl("get", "deployment", deploy, "-n", c.ns, "-o", "json")), &d))
-	var selector []string
-	for k, v := range d.Spec.Selector.MatchLabels {
-		selector = append(selector, k+"="+v)
-	}
-	pod := strings.TrimSpace(c.kubectl("get", "pods", "-n", c.ns, "-l", strings.Join(selector, ","),
-		"-o", "jsonpath={.items[0].metadata.name}"))
-	require.NotEmpty(c.t, pod, "the release's Deployment has a pod")
+func TestHelmDirectReleaseEvictsWithoutSidecarOrPatchRight(t *testing.T) {
+	c := newCluster(t)
+	c.stopCuscon()
+	c.stopProxy()
+	c.mustHelm("install", "helm", chartDir, "-n", c.ns, "-f", filepath.Join(chartDir, "ci", "direct-values.yaml"),
+		"--wait", "--timeout", "60s")
+	containers := c.kubectl("get", "deployment", "helm-cuscon", "-n", c.ns, "-o", "jsonpath={.spec.template.spec.containers[*].name}")
+	assert.Equal(t, "app", containers, "no sidecar")
+	c.startFromRelease("helm-cuscon")
+	assert.Contains(t, c.logOf("helm"), "api="+suite.plane.Server)
 
-	var env []string
-	found := false
-	for _, ctr := range d.Spec.Template.Spec.Containers {
-		if ctr.Name != "app" {
-			continue
-		}
-		found = true
-		for _, e := range ctr.Env {
-			value := e.Value
-			if e.ValueFrom != nil {
-				require.NotNil(c.t, e.ValueFrom.FieldRef, "env %s: only the downward API is emulated", e.Name)
-				switch e.ValueFrom.FieldRef.FieldPath {
-				case "metadata.namespace":
-					value = c.ns
-				case "metadata.name":
-					value = pod
-				default:
-					c.t.Fatalf("env %s: field %s is not emulated", e.Name, e.ValueFrom.FieldRef.FieldPath)
-				}
-			}
-			if e.Name == "CUSCON_API_URL" {
-				require.Equal(c.t, "http://127.0.0.1:8001", value, "cuscon talks to its sidecar")
-				value = suite.proxyURL
-			}
-			if e.Name == "CUSCON_LISTEN_ADDRESS" {
-				value = strings.TrimPrefix(suite.health, "http://")
-			}
-			env = append(env, e.Name+"="+value)
-		}
-	}
-	require.True(c.t, found, "the Deployment has a container named app")
-
-	sa := d.Spec.Template.Spec.ServiceAccountName
-	token := strings.TrimSpace(c.kubectl("create", "token", sa, "-n", c.ns, "--duration", "1h"))
-	kubeconfig := filepath.Join(c.dir, "release.kubeconfig")
-	require.NoError(c.t, writeKubeconfig(kubeconfig, token))
-	c.startProxy(kubeconfig)
-	c.cuscon = c.startCusconAs("helm", env)
-	c.t.Logf("cuscon started as pod %s of %s, ServiceAccount %s, env %v", pod, deploy, sa, env)
-	return pod
+	frontend := c.uids("frontend")
+	c.changeFrontendConfig("evicted by a direct release")
+	c.waitReplaced("frontend", frontend, 3)
+	assert.Contains(t, c.logOf("helm"), "strategy=evict")
 }
