@@ -36,6 +36,7 @@ out=dist/cuscon.oci.tar
 list="localhost/cuscon-build:$tag"
 
 mkdir -p dist
+before=$(buildah images -q --no-trunc | sort)
 buildah manifest rm "$list" >/dev/null 2>&1 || true
 buildah manifest create "$list" >/dev/null
 for arch in $arches; do
@@ -50,5 +51,8 @@ for arch in $arches; do
 done
 rm -f "$out"
 buildah manifest push --quiet --all "$list" "oci-archive:$out:cuscon:$tag" >/dev/null
+# The archive is the product: leave nothing behind in buildah's local storage.
 buildah manifest rm "$list" >/dev/null
+new=$(comm -13 <(echo "$before") <(buildah images -q --no-trunc | sort))
+if [ -n "$new" ]; then buildah rmi -f $new >/dev/null 2>&1 || true; fi
 step "wrote $out ($(du -h "$out" | cut -f1), cuscon:$tag, $version, linux/{${arches// /,}})"
