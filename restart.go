@@ -47,9 +47,8 @@ type executor struct {
 	lease func() time.Time
 }
 
-// lifetime is how long one batch's work may go on: waits end with wait (shutdown began),
-// requests carry send, which outlives wait by the shutdown grace and ends when this
-// replica may no longer act.
+// lifetime is one batch's contexts: waits end with wait (shutdown began); requests carry
+// send, which outlives wait by the shutdown grace and ends when this replica may not act.
 type lifetime struct {
 	wait, send context.Context
 }
