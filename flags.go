@@ -30,44 +30,37 @@ type envFlags struct {
 	err    error
 }
 
+// str defines a string flag whose default is its twin's value, if set.
 func (e *envFlags) str(p *string, name, env, def, usage string) {
-	if v := e.getenv(env); v != "" {
-		def = v
-	}
-	e.fs.StringVar(p, name, def, usage+" (env "+env+")")
+	define(e, p, name, env, def, usage, func(v string) (string, error) { return v, nil }, e.fs.StringVar)
 }
 
+// boolean defines a bool flag whose default is its twin's value, if set and valid.
 func (e *envFlags) boolean(p *bool, name, env string, def bool, usage string) {
-	if v := e.getenv(env); v != "" {
-		b, err := strconv.ParseBool(v)
-		e.keep(env, err)
-		def = b
-	}
-	e.fs.BoolVar(p, name, def, usage+" (env "+env+")")
+	define(e, p, name, env, def, usage, strconv.ParseBool, e.fs.BoolVar)
 }
 
+// integer defines an int flag whose default is its twin's value, if set and valid.
 func (e *envFlags) integer(p *int, name, env string, def int, usage string) {
-	if v := e.getenv(env); v != "" {
-		n, err := strconv.Atoi(v)
-		e.keep(env, err)
-		def = n
-	}
-	e.fs.IntVar(p, name, def, usage+" (env "+env+")")
+	define(e, p, name, env, def, usage, strconv.Atoi, e.fs.IntVar)
 }
 
+// duration defines a duration flag whose default is its twin's value, if set and valid.
 func (e *envFlags) duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	if v := e.getenv(env); v != "" {
-		d, err := time.ParseDuration(v)
-		e.keep(env, err)
-		def = d
-	}
-	e.fs.DurationVar(p, name, def, usage+" (env "+env+")")
+	define(e, p, name, env, def, usage, time.ParseDuration, e.fs.DurationVar)
 }
 
-func (e *envFlags) keep(env string, err error) {
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("env %s: %w", env, err)
+// define defines one flag of type T: the twin env, when set, is parsed into its default,
+// and the first twin that does not parse is remembered as the error.
+func define[T any](e *envFlags, p *T, name, env string, def T, usage string, parse func(string) (T, error), flagVar func(*T, string, T, string)) {
+	if v := e.getenv(env); v != "" {
+		parsed, err := parse(v)
+		if err != nil && e.err == nil {
+			e.err = fmt.Errorf("env %s: %w", env, err)
+		}
+		def = parsed
 	}
+	flagVar(p, name, def, usage+" (env "+env+")")
 }
 
 // common defines the flags of commonConfig.

@@ -1,0 +1,124 @@
+// config_test.go tests the configuration as tables: every refusal of a configuration
+// that cannot work, every flag's environment twin, and what is watched for each scope.
+
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigurationsThatCannotWorkAreRefusedWithTheReason(t *testing.T) {
+	for _, row := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		why  string
+	}{
+		{"unknown state", []string{"--state=disk"}, nil, "--state"},
+		{"unknown strategy", []string{"--strategy=reboot"}, nil, "--strategy"},
+		{"empty annotation", []string{"--annotation="}, nil, "must not be empty"},
+		{"empty namespace", []string{"--namespace="}, nil, "must not be empty"},
+		{"negative max-unavailable", []string{"--max-unavailable=-1"}, nil, "must not be negative"},
+		{"negative rate limit", []string{"--rate-limit=-5"}, nil, "must not be negative"},
+		{"election without recorded state", []string{"--leader-elect", "--state=memory"}, nil, "--state=annotation"},
+		{"renew deadline not below the lease", []string{"--leader-elect", "--renew-deadline=15s"}, nil, "--renew-deadline < --lease-duration"},
+		{"retry period not below the renew deadline", []string{"--leader-elect", "--retry-period=10s"}, nil, "--retry-period < --renew-deadline"},
+		{"a lease of fractional seconds", []string{"--leader-elect", "--lease-duration=15500ms"}, nil, "whole seconds"},
+		{"a twin bool that is not one", nil, map[string]string{"CUSCON_DRY_RUN": "perhaps"}, "env CUSCON_DRY_RUN"},
+		{"a twin int that is not one", nil, map[string]string{"CUSCON_RATE_LIMIT": "many"}, "env CUSCON_RATE_LIMIT"},
+		{"a twin duration that is not one", nil, map[string]string{"CUSCON_DEBOUNCE": "2"}, "env CUSCON_DEBOUNCE"},
+		{"arguments", []string{"frontend"}, nil, "unexpected arguments"},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			_, err := parseConfig(row.args, env(row.env), &bytes.Buffer{})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), row.why)
+		})
+	}
+}
+
+func TestEveryFlagHasAnEnvironmentTwinThatSetsItsDefault(t *testing.T) {
+	twins := map[string]string{
+		"res_namespace": "shop", "CUSCON_NAMESPACES": "a,b", "CUSCON_ALL_NAMESPACES": "true",
+		"CUSCON_WATCH_SELECTOR": "cuscon.dev/managed=true", "CUSCON_SECRETS": "true", "CUSCON_ANNOTATION": "x/y",
+		"CUSCON_STATE": "memory", "CUSCON_STRATEGY": "evict", "CUSCON_MAX_UNAVAILABLE": "2", "CUSCON_READY_TIMEOUT": "1m",
+		"CUSCON_EVICT_TIMEOUT": "2m", "CUSCON_DEBOUNCE": "0s", "CUSCON_RATE_LIMIT": "30", "CUSCON_DRY_RUN": "true",
+		"CUSCON_EVENTS": "false", "CUSCON_DELETE_UNOWNED_PODS": "true", "CUSCON_SHUTDOWN_TIMEOUT": "3s",
+		"CUSCON_LEASE_NAME": "l", "CUSCON_LEASE_NAMESPACE": "ops", "POD_NAME": "cuscon-0",
+		"CUSCON_API_URL": "http://127.0.0.1:9001", "CUSCON_LISTEN_ADDRESS": ":9090", "CUSCON_LOG_FORMAT": "json", "CUSCON_LOG_LEVEL": "debug",
+	}
+	c, err := parseConfig(nil, env(twins), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, config{
+		commonConfig: commonConfig{APIURL: "http://127.0.0.1:9001", ServiceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount",
+			ListenAddress: ":9090", LogFormat: "json", LogLevel: "debug"},
+		Namespace: "shop", Namespaces: "a,b", AllNamespaces: true, WatchSelector: "cuscon.dev/managed=true", Secrets: true,
+		Annotation: "x/y", State: "memory", Strategy: "evict", MaxUnavailable: 2, ReadyTimeout: time.Minute,
+		EvictTimeout: 2 * time.Minute, RateLimit: 30, DryRun: true, DeleteUnownedPods: true, ShutdownTimeout: 3 * time.Second,
+		LeaseName: "l", LeaseNamespace: "ops", Identity: "cuscon-0",
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+	}, c)
+	var help bytes.Buffer
+	_, _ = parseConfig([]string{"--help"}, env(nil), &help)
+	for twin := range twins {
+		assert.Contains(t, help.String(), twin, "help names the twin")
+	}
+	assert.Equal(t, 2*time.Second, mustParse(t, nil).Debounce, "the default debounce")
+}
+
+// mustParse parses args with no environment.
+func mustParse(t *testing.T, args []string) config {
+	c, err := parseConfig(args, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	return c
+}
+
+func TestWhatIsWatchedFollowsTheScopeFlags(t *testing.T) {
+	names := func(c config) []string {
+		var out []string
+		for _, s := range c.scopes() {
+			out = append(out, s.String())
+		}
+		return out
+	}
+	assert.Equal(t, []string{`configmaps in "default"`}, names(mustParse(t, nil)))
+	assert.Equal(t, []string{`configmaps in "a"`, `configmaps in "b"`}, names(mustParse(t, []string{"--namespaces", " a, b ,a,,"})),
+		"trimmed, each once, empty ones dropped")
+	assert.Equal(t, []string{"configmaps in all namespaces", "secrets in all namespaces"},
+		names(mustParse(t, []string{"--all-namespaces", "--secrets", "--namespaces=a"})), "all beats a list")
+	assert.Equal(t, "default", mustParse(t, []string{"--leader-elect"}).LeaseNamespace, "the Lease lives in --namespace by default")
+}
+
+func TestAScopeCoversOnlyItsObjects(t *testing.T) {
+	one := watchScope{resource: configMaps, namespace: "shop"}
+	all := watchScope{resource: secrets}
+	for key, want := range map[string][2]bool{
+		"configmaps/shop/web":   {true, false},
+		"configmaps/shopping/x": {false, false},
+		"secrets/shop/db":       {false, true},
+		"secrets/other/db":      {false, true},
+		"configmaps/other/web":  {false, false},
+	} {
+		assert.Equal(t, want[0], one.covers(key), key)
+		assert.Equal(t, want[1], all.covers(key), key)
+	}
+}
+
+func TestSyncFlagsShareTheControllersCommonOnes(t *testing.T) {
+	c, err := parseSyncConfig([]string{"--configmap", "p", "--dir", "/d", "--reload-url", "http://x", "--log-format", "json"},
+		env(map[string]string{"CUSCON_API_URL": "http://127.0.0.1:9001", "CUSCON_RELOAD_RETRIES": "9"}), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "json", c.LogFormat)
+	assert.Equal(t, "http://127.0.0.1:9001", c.APIURL)
+	assert.Equal(t, 9, c.ReloadRetries)
+	var help bytes.Buffer
+	_, _ = parseSyncConfig([]string{"--help"}, env(nil), &help)
+	assert.True(t, strings.HasPrefix(help.String(), "Usage: cuscon sync"))
+	assert.Contains(t, help.String(), "CUSCON_LISTEN_ADDRESS")
+}
