@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -153,4 +154,63 @@ func TestTheControllerKeepsTheHashOfAnnotatedDataNotTheData(t *testing.T) {
 	items, _, err = w.list(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, big, items[0].Data)
+}
+
+func TestListAnswersOfEveryShapeAreReadOrRefused(t *testing.T) {
+	for _, row := range []struct {
+		name, body string
+		items      int
+		rv         string
+		err        bool
+	}{
+		{"items and metadata", `{"kind":"ConfigMapList","metadata":{"resourceVersion":"7"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}`, 2, "7", false},
+		{"metadata after items", `{"items":[{"metadata":{"name":"a"}}],"metadata":{"resourceVersion":"8","continue":"c"}}`, 1, "8", false},
+		{"null items", `{"metadata":{"resourceVersion":"9"},"items":null}`, 0, "9", false},
+		{"unknown fields skipped", `{"apiVersion":"v1","extra":{"deep":[1,2,{"x":null}]},"metadata":{"resourceVersion":"1"},"items":[]}`, 0, "1", false},
+		{"items not an array", `{"items":{"a":1}}`, 0, "", true},
+		{"not an object", `[1,2]`, 0, "", true},
+		{"cut off", `{"metadata":{"resourceVersion":"1"},"items":[{"metadata":{"na`, 0, "", true},
+		{"trailing garbage inside", `{"metadata":{},"items":[],}`, 0, "", true},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			n := 0
+			meta, err := decodeList(strings.NewReader(row.body), func(*source) { n++ })
+			assert.Equal(t, row.err, err != nil, "%v", err)
+			if !row.err {
+				assert.Equal(t, row.items, n)
+				assert.Equal(t, row.rv, meta.ResourceVersion)
+			}
+		})
+	}
+}
+
+func TestTheBoundIsPerValueNotPerStream(t *testing.T) {
+	for _, row := range []struct {
+		name   string
+		limit  int64
+		values []int // sizes of the values read, each marked after it is read
+		fails  bool
+	}{
+		{"values under the limit, many times over it in all", 10, []int{8, 8, 8, 8}, false},
+		{"one value over the limit", 10, []int{8, 11}, true},
+		{"exactly the limit", 10, []int{10, 10}, false},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			var total int
+			for _, n := range row.values {
+				total += n
+			}
+			br := &boundedReader{r: strings.NewReader(strings.Repeat("x", total)), limit: row.limit}
+			var err error
+			var offset int64
+			for _, n := range row.values {
+				if _, err = io.ReadFull(br, make([]byte, n)); err != nil {
+					break
+				}
+				offset += int64(n)
+				br.mark(offset)
+			}
+			assert.Equal(t, row.fails, errors.Is(err, errTooLarge), "%v", err)
+		})
+	}
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,4 +72,24 @@ func TestAFollowerNeverActs(t *testing.T) {
 	exec := &executor{lease: e.actingUntil}
 	assert.False(t, exec.acting(), "a replica that never won the Lease")
 	assert.True(t, (&executor{lease: func() time.Time { return time.Time{} }}).acting(), "no election: always")
+}
+
+func TestRequestsGoOnWhileTheLeaderKeepsRenewing(t *testing.T) {
+	var mu sync.Mutex
+	until := time.Now().Add(30 * time.Millisecond)
+	lease := func() time.Time { mu.Lock(); defer mu.Unlock(); return until }
+	ctx, cancel := whileActing(context.Background(), lease)
+	defer cancel()
+	for range 5 { // each renewal moves the deadline on before it is reached
+		mu.Lock()
+		until = time.Now().Add(30 * time.Millisecond)
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond) // the time between renewals: what is simulated
+		require.NoError(t, ctx.Err(), "renewed in time: requests go on")
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("not ended once renewals stopped")
+	}
 }

@@ -148,3 +148,18 @@ func TestPlainValuesStayUnquoted(t *testing.T) {
 	log.Info("Modification detected", "configmap", "frontend-config", "selector", "app in (a, b)", "pod", "ünïcode-0")
 	assert.Contains(t, out.String(), `Modification detected configmap=frontend-config selector="app in (a, b)" pod=ünïcode-0`)
 }
+
+func TestControlCharactersAreShownNotObeyed(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text":          "plain text",
+		"two\nlines":          `two\nlines`,
+		"carriage\rreturn":    `carriage\rreturn`,
+		"bell\a and esc\x1b[": `bell\a and esc\x1b[`,
+		"tab\there":           `tab\there`,
+		"ünïcode ✓":           "ünïcode ✓",
+		"bad \xff byte":       "bad \ufffd byte", // the replacement character: harmless
+		"nul\x00":             `nul\x00`,
+	} {
+		assert.Equal(t, want, escapeControl(in), "%q", in)
+	}
+}

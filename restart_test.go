@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -123,4 +125,33 @@ func TestTallyCountsEachPodOnceAndListsWhatIsOwed(t *testing.T) {
 // errContextCanceled is the error of a request cuscon cancelled itself.
 func errContextCanceled() error {
 	return &url.Error{Op: "Get", Err: context.Canceled}
+}
+
+func TestAJobReportsWhatIsStillOwed(t *testing.T) {
+	log, _ := newLogger(io.Discard, "text", 0)
+	e := &executor{log: log, metrics: newMetrics()}
+	req := restartRequest{hash: "h2", selector: "app=web", strategy: "delete", seen: time.Now()}
+	for _, row := range []struct {
+		name    string
+		job     *job
+		targets func(j *job) []*target
+		owed    *owedWork
+	}{
+		{"every pod restarted: complete", &job{req: req, matched: 2}, func(j *job) []*target {
+			return []*target{{pod: *podNamed("a", nil), jobs: []*job{j}, done: true}, {pod: *podNamed("b", nil), jobs: []*job{j}, skipped: true}}
+		}, nil},
+		{"one refused: that one", &job{req: req, matched: 2}, func(j *job) []*target {
+			return []*target{{pod: *podNamed("a", nil), jobs: []*job{j}, done: true}, {pod: *podNamed("b", nil), jobs: []*job{j}, problem: "403"}}
+		}, &owedWork{Hash: "h2", Pods: []string{"uid-b"}}},
+		{"the pods could not be listed: all of them", &job{req: req, problems: []string{"could not list pods"}},
+			func(*job) []*target { return nil }, &owedWork{Hash: "h2", All: true}},
+		{"the owed pods could not be listed: still those", &job{req: restartRequest{hash: "h2", only: []string{"u7"}, seen: time.Now()},
+			problems: []string{"could not list pods"}}, func(*job) []*target { return nil }, &owedWork{Hash: "h2", Pods: []string{"u7"}}},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			row.job.log = log
+			res := e.report(row.job, row.targets(row.job))
+			assert.Equal(t, row.owed, res.owed)
+		})
+	}
 }

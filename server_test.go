@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,4 +94,25 @@ func TestDefaultLimitsBoundEveryConnection(t *testing.T) {
 		assert.LessOrEqual(t, d, 30*time.Second, name)
 	}
 	assert.Equal(t, 64, defaultLimits.maxConns)
+}
+
+func TestMetricsSayWhetherCusconIsReady(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log, _ := newLogger(io.Discard, "text", 0)
+	var mu sync.Mutex
+	ready := false
+	m := newMetrics()
+	check := func() (bool, string) { mu.Lock(); defer mu.Unlock(); return ready, "first list not done" }
+	addr, err := serveLimited(ctx, "127.0.0.1:0", defaultLimits, check, check, m, log)
+	require.NoError(t, err)
+	scrape := func() float64 {
+		_, body := get(t, "http://"+addr+"/metrics")
+		return value(parseMetrics(t, body), "cuscon_ready")
+	}
+	assert.Equal(t, 0.0, scrape())
+	mu.Lock()
+	ready = true
+	mu.Unlock()
+	assert.Equal(t, 1.0, scrape())
 }

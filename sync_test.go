@@ -221,3 +221,32 @@ func TestSyncConfig(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+func TestFilesAreTheDecodedKeysOfTheObject(t *testing.T) {
+	for _, row := range []struct {
+		name string
+		obj  source
+		want map[string][]byte
+		err  string
+	}{
+		{"ConfigMap data as text", source{Resource: configMaps, Data: map[string]string{"a.conf": "x=1"}},
+			map[string][]byte{"a.conf": []byte("x=1")}, ""},
+		{"binaryData decoded", source{Resource: configMaps, BinaryData: map[string]string{"logo.png": "iVBORw=="}},
+			map[string][]byte{"logo.png": {0x89, 'P', 'N', 'G'}}, ""},
+		{"Secret data decoded", source{Resource: secrets, Data: map[string]string{"pw": "czNjcjN0"}},
+			map[string][]byte{"pw": []byte("s3cr3t")}, ""},
+		{"a key in both data and binaryData", source{Resource: configMaps, Data: map[string]string{"k": "a"}, BinaryData: map[string]string{"k": "YQ=="}},
+			nil, `key "k" is in both`},
+		{"Secret data that is not base64", source{Resource: secrets, Data: map[string]string{"pw": "%%%"}}, nil, `key "pw"`},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			files, err := filesOf(&row.obj)
+			if row.err != "" {
+				assert.ErrorContains(t, err, row.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, row.want, files)
+		})
+	}
+}
