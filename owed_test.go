@@ -1,0 +1,62 @@
+// owed_test.go tests how what is owed is counted for the metrics an operator alerts on:
+// objects refused or incomplete, and the pods still to restart.
+
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// owedGauges reads cuscon_restarts_owed and cuscon_pods_owed from c's metrics.
+func owedGauges(t *testing.T, c *controller) (float64, float64) {
+	var b strings.Builder
+	require.NoError(t, c.metrics.write(&b))
+	samples := parseMetrics(t, b.String())
+	return value(samples, "cuscon_restarts_owed"), value(samples, "cuscon_pods_owed")
+}
+
+func TestOwedIsCountedPerObjectAndPerPod(t *testing.T) {
+	for _, row := range []struct {
+		name          string
+		state         map[string]objState
+		objects, pods float64
+	}{
+		{"nothing owed", map[string]objState{"a": {applied: "h1"}, "b": {applied: "h1", pending: "h2"}}, 0, 0},
+		{"a refused selector", map[string]objState{"a": {applied: "h1", refused: "h2 !x "}}, 1, 0},
+		{"two pods left", map[string]objState{"a": {owed: &owedWork{Hash: "h2", Pods: []string{"u1", "u2"}}}}, 1, 2},
+		{"pods that could not be listed: the object counts, the pods are unknown",
+			map[string]objState{"a": {owed: &owedWork{Hash: "h2", All: true}}}, 1, 0},
+		{"several objects", map[string]objState{
+			"a": {owed: &owedWork{Hash: "h2", Pods: []string{"u1"}}},
+			"b": {refused: "h3 tier!=db "},
+			"c": {applied: "h1"},
+			"d": {owed: &owedWork{Hash: "h5", Pods: []string{"u4", "u5", "u6"}}},
+		}, 3, 4},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			c := newTestController()
+			c.state = row.state
+			c.countOwed()
+			objects, pods := owedGauges(t, c)
+			assert.Equal(t, row.objects, objects)
+			assert.Equal(t, row.pods, pods)
+		})
+	}
+}
+
+func TestLogFieldsNameTheKindOfObject(t *testing.T) {
+	assert.Equal(t, "configmap", kindField(configMaps))
+	assert.Equal(t, "secret", kindField(secrets))
+	for _, s := range []string{"delete", "evict", "rollout"} {
+		assert.True(t, validStrategy(s), s)
+	}
+	for _, s := range []string{"", "Delete", "restart", "rollout "} {
+		assert.False(t, validStrategy(s), "%q", s)
+	}
+	_, err := strategyOf(observation{strategy: "restart", hasStrategy: true}, "delete")
+	assert.ErrorContains(t, err, `cuscon.dev/strategy "restart": want delete, evict or rollout`)
+}
