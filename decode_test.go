@@ -2,6 +2,7 @@
 // must return an error or well-formed events, and never panic (the seed corpus is in
 // testdata/fuzz/FuzzDecodeEvents); and it benchmarks the decoder on a stream recorded
 // from a real apiserver.
+
 package main
 
 import (

@@ -2,6 +2,7 @@
 // sidecar: the address from the pod's environment, the cluster CA and the
 // ServiceAccount token from the mounted files. Projected tokens rotate, so the token
 // is read again every minute, as client-go does.
+
 package main
 
 import (

@@ -1,5 +1,6 @@
 // main_test.go proves the drop-in interface: configuration from flags and their
 // environment twins, and log lines in the Python script's format.
+
 package main
 
 import (

@@ -1,6 +1,7 @@
 // ops_test.go proves what operating cuscon relies on: probes, metrics in a strictly
 // read Prometheus text format, leader election over a Lease, and direct in-cluster
 // access with a rotating token.
+
 package main
 
 import (

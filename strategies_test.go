@@ -2,6 +2,7 @@
 // safety nets, against the fake API: eviction under a PodDisruptionBudget, rollout of
 // the owning workload, pacing, debounce, the rate limit, dry run, Secrets, scope and
 // Events.
+
 package main
 
 import (

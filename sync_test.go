@@ -1,6 +1,7 @@
 // sync_test.go proves `cuscon sync`: atomic writes that never leave half a
 // configuration, refusal of unsafe keys with the old files kept, one reload per content
 // change and none for metadata, and a failing reload turning /healthz red.
+
 package main
 
 import (
