@@ -10,15 +10,15 @@
 //
 //	decode.go      the watch stream and list pages, one object at a time
 //	watch.go       list, then watch from the list's resourceVersion; survive ends and breaks
-//	decide.go      the decision: a pure function of what is remembered and what is seen
+//	decide.go      the decision, pure: what is remembered × what is seen → a verdict (selector.go: safe selectors)
 //	controller.go  carries verdicts out: schedules restarts, records what was applied, retries what is owed
 //	scheduler.go   one lane per namespace; debounce per set of pods
-//	restart.go     a batch: list each selector's pods, restart each pod once, report what is owed
+//	restart.go     a batch: list each selector's pods, restart each pod once, report what is owed (pacing.go: one pod)
 //	pods.go        the pod requests: list, DELETE, eviction
 //	api.go         the one place that builds API paths and turns answers into errors
 //
-// Around them: main.go and config.go (wiring, flags), workloads.go and pacing.go (the
-// rollout strategy and --max-unavailable), events.go, metrics.go, server.go (probes),
+// Around them: main.go, config.go and flags.go (wiring, flags), workloads.go (the
+// rollout strategy), events.go, metrics.go, server.go (probes),
 // leader.go (Lease election), incluster.go, log.go, backoff.go, types.go; sync.go,
 // reload.go and atomic.go for `cuscon sync`.
 package main
