@@ -63,7 +63,7 @@ func decodeEvents(r io.Reader, fn func(*watchEvent) error) error {
 
 // decodeList reads a list answer ({"metadata": ..., "items": [...]}) and calls fn with
 // each item in turn, holding one item at a time; it returns the list's metadata.
-func decodeList(r io.Reader, fn func(*source)) (listMeta, error) {
+func decodeList[T any](r io.Reader, fn func(*T)) (listMeta, error) {
 	var meta listMeta
 	br := &boundedReader{r: r, limit: maxEventBytes}
 	dec := json.NewDecoder(br)
@@ -93,14 +93,14 @@ func decodeList(r io.Reader, fn func(*source)) (listMeta, error) {
 }
 
 // decodeItems reads a JSON array of objects, one at a time.
-func decodeItems(dec *json.Decoder, br *boundedReader, fn func(*source)) error {
+func decodeItems[T any](dec *json.Decoder, br *boundedReader, fn func(*T)) error {
 	if tok, err := dec.Token(); err != nil || tok == nil {
 		return err // null: no items
 	} else if tok != json.Delim('[') {
 		return fmt.Errorf("items: want an array, got %v", tok)
 	}
 	for dec.More() {
-		var item source
+		var item T
 		if err := dec.Decode(&item); err != nil {
 			return err
 		}

@@ -1,0 +1,97 @@
+// keydigest_test.go tests key-level changes as tables: digests of keys, a workload's
+// view of what it uses, and the decision against the view recorded on the workload.
+
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// cmDigests returns the digests of a ConfigMap with data.
+func cmDigests(data map[string]string) *digests {
+	d := digestsOf(&source{Resource: configMaps, Data: data})
+	return &d
+}
+
+func TestDigestsAreOfValuesNotData(t *testing.T) {
+	a := cmDigests(map[string]string{"a": "1", "b": "2"})
+	b := cmDigests(map[string]string{"a": "1", "b": "3"})
+	assert.Equal(t, a.key("a"), b.key("a"), "a unchanged")
+	assert.NotEqual(t, a.key("b"), b.key("b"), "b changed")
+	assert.NotEqual(t, a.full, b.full)
+	assert.Equal(t, absent, a.key("zzz"))
+	assert.Len(t, a.key("a"), 16, "64 bits in hex")
+	bin := digestsOf(&source{Resource: configMaps, BinaryData: map[string]string{"a": "1"}})
+	assert.NotEqual(t, absent, bin.key("a"), "binaryData keys count")
+	s1 := digestsOf(&source{Resource: secrets, Metadata: objectMeta{UID: "u1"}, Data: map[string]string{"pw": "x"}})
+	s2 := digestsOf(&source{Resource: secrets, Metadata: objectMeta{UID: "u2"}, Data: map[string]string{"pw": "x"}})
+	assert.NotEqual(t, s1.key("pw"), s2.key("pw"), "a Secret's digests are salted with its uid")
+}
+
+func TestViewOfIsWhatTheWorkloadUses(t *testing.T) {
+	d := cmDigests(map[string]string{"a": "1", "b": "2"})
+	v, ok := viewOf(&use{keys: []string{"a", "gone"}}, d)
+	assert.True(t, ok)
+	assert.Equal(t, objectView{"a": d.key("a"), "gone": absent}, v)
+	v, ok = viewOf(&use{all: true}, d)
+	assert.True(t, ok)
+	assert.Equal(t, objectView{"*": hex64(d.full)}, v)
+	_, ok = viewOf(&use{all: true}, nil)
+	assert.False(t, ok, "a required object that does not exist: nothing to compare")
+	v, ok = viewOf(&use{all: true, optional: true}, nil)
+	assert.True(t, ok)
+	assert.Equal(t, objectView{"*": absent}, v, "an optional one: its absence is what the pods run with")
+}
+
+func TestDecideWorkloadRestartsOnlyForKeysItUses(t *testing.T) {
+	v1 := cmDigests(map[string]string{"log.level": "info", "other": "1"})
+	v2 := cmDigests(map[string]string{"log.level": "info", "other": "2"}) // an unused key changed
+	v3 := cmDigests(map[string]string{"log.level": "debug", "other": "2"})
+	keyUse, allUse := &use{keys: []string{"log.level"}}, &use{all: true}
+	view := func(u *use, d *digests) workloadView {
+		v, _ := viewOf(u, d)
+		return workloadView{"configmap/app-config": v}
+	}
+	for _, row := range []struct {
+		name     string
+		recorded string
+		current  workloadView
+		missing  []string
+		previous workloadView
+		pending  string
+		want     workloadVerdictKind
+		changed  []string
+		record   workloadView
+	}{
+		{name: "first sight, no record: baseline", current: view(keyUse, v1), want: wBaseline, record: view(keyUse, v1)},
+		{name: "record = what it uses: nothing", recorded: view(keyUse, v1).String(), current: view(keyUse, v1), want: wUnchanged, record: view(keyUse, v1)},
+		{name: "a key it does not use changed: nothing", recorded: view(keyUse, v1).String(), current: view(keyUse, v2), want: wUnchanged, record: view(keyUse, v2)},
+		{name: "the key it uses changed: restart", recorded: view(keyUse, v2).String(), current: view(keyUse, v3), want: wRestart,
+			changed: []string{"configmap/app-config key log.level"}, record: view(keyUse, v3)},
+		{name: "all keys used, any changed: restart", recorded: view(allUse, v1).String(), current: view(allUse, v2), want: wRestart,
+			changed: []string{"configmap/app-config"}, record: view(allUse, v2)},
+		{name: "a restart for this view is under way", recorded: view(keyUse, v2).String(), current: view(keyUse, v3), pending: view(keyUse, v3).String(), want: wPending,
+			changed: []string{"configmap/app-config key log.level"}, record: view(keyUse, v3)},
+		{name: "no record, changed just now in a key it uses: restart", current: view(keyUse, v3), previous: view(keyUse, v2), want: wRestart,
+			changed: []string{"configmap/app-config key log.level"}, record: view(keyUse, v3)},
+		{name: "no record, changed just now in a key it does not use: baseline", current: view(keyUse, v2), previous: view(keyUse, v1), want: wBaseline, record: view(keyUse, v2)},
+		{name: "the spec now uses other keys (its pods rolled already): record, no restart", recorded: view(keyUse, v1).String(), current: view(allUse, v3), want: wRecord, record: view(allUse, v3)},
+		{name: "a newly used object: record, no restart", recorded: `{}`, current: view(allUse, v1), want: wRecord, record: view(allUse, v1)},
+		{name: "a required object deleted: its record is kept", recorded: view(allUse, v1).String(), current: workloadView{}, missing: []string{"configmap/app-config"},
+			want: wUnchanged, record: view(allUse, v1)},
+		{name: "...and created again with other content: restart", recorded: view(allUse, v1).String(), current: view(allUse, v3), want: wRestart,
+			changed: []string{"configmap/app-config"}, record: view(allUse, v3)},
+		{name: "an optional object created: restart", recorded: view(&use{all: true, optional: true}, nil).String(), current: view(&use{all: true, optional: true}, v1),
+			want: wRestart, changed: []string{"configmap/app-config"}, record: view(&use{all: true, optional: true}, v1)},
+		{name: "an unreadable record is no record", recorded: `{not json`, current: view(keyUse, v1), want: wBaseline, record: view(keyUse, v1)},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			got := decideWorkload(row.recorded, row.current, row.missing, row.previous, row.pending)
+			assert.Equal(t, row.want, got.kind)
+			assert.Equal(t, row.changed, got.changed)
+			assert.Equal(t, row.record, got.view)
+		})
+	}
+}
