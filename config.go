@@ -52,6 +52,8 @@ type config struct {
 	LeaseDuration     time.Duration
 	RenewDeadline     time.Duration
 	RetryPeriod       time.Duration
+	// ReloaderAnnotations honours stakater/Reloader's annotations on workloads too.
+	ReloaderAnnotations bool
 }
 
 // errVersion asks main to print the version and exit.
@@ -88,11 +90,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e.duration(&c.LeaseDuration, "lease-duration", "CUSCON_LEASE_DURATION", 15*time.Second, "how long the others wait after the leader's last renewal")
 	e.duration(&c.RenewDeadline, "renew-deadline", "CUSCON_RENEW_DEADLINE", 10*time.Second, "how long the leader keeps failing to renew before it stops acting")
 	e.duration(&c.RetryPeriod, "retry-period", "CUSCON_RETRY_PERIOD", 2*time.Second, "how often the Lease is tried and renewed")
+	e.boolean(&c.ReloaderAnnotations, "reloader-annotations", "CUSCON_RELOADER_ANNOTATIONS", false, "also restart Deployments, StatefulSets and DaemonSets that opted in with stakater/Reloader's annotations (needs list, patch on them)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	switch {
+	case c.ReloaderAnnotations && c.State != "annotation":
+		return c, errors.New("--reloader-annotations needs --state=annotation: what a workload was restarted for is recorded on it")
 	case *showVersion:
 		return c, errVersion
 	case e.err != nil:

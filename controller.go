@@ -49,6 +49,9 @@ type controller struct {
 	// retry paces the rounds of owed pods.
 	retry backoffPolicy
 
+	// reloader, with --reloader-annotations, is told of every object too (reloaderctl.go).
+	reloader *reloaderMode
+
 	mu sync.Mutex
 	// state maps the key of each annotated object to what cuscon knows of it.
 	state map[string]objState
@@ -79,6 +82,9 @@ func (c *controller) synced(ctx context.Context, scope watchScope, items []sourc
 	}
 	c.mu.Unlock()
 	c.countOwed()
+	if c.reloader != nil {
+		c.reloader.synced(scope, items)
+	}
 	c.log.Info("Synced "+scope.String(), "annotated", len(items))
 }
 
@@ -87,10 +93,16 @@ func (c *controller) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state = map[string]objState{}
+	if c.reloader != nil {
+		c.reloader.reset()
+	}
 }
 
 // changed handles one watch event.
 func (c *controller) changed(ctx context.Context, eventType string, obj *source) {
+	if c.reloader != nil {
+		c.reloader.changed(eventType, obj)
+	}
 	if eventType == "DELETED" {
 		c.mu.Lock()
 		delete(c.state, obj.key())
@@ -180,6 +192,10 @@ func (c *controller) carryOut(ctx context.Context, obs observation, st objState,
 // finished is told by the executor how a request ended. A complete restart is recorded;
 // an incomplete one is recorded as owed and tried again later.
 func (c *controller) finished(ctx context.Context, res result) {
+	if res.req.workload != nil {
+		c.reloader.finished(ctx, res)
+		return
+	}
 	c.mu.Lock()
 	st, known := c.state[res.req.key]
 	if known {

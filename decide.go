@@ -149,6 +149,10 @@ type restartRequest struct {
 	only []string
 	// seen is when the change was observed (or the retry began).
 	seen time.Time
+	// workload, in the Reloader mode, is the workload to restart; view is what it will
+	// have applied (recorded on it) and why says what changed (reloader.go).
+	workload  *workload
+	view, why string
 }
 
 // result is how a restart request ended: refused (the API refused the selector), or

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -73,7 +74,7 @@ func run(ctx context.Context, cfg config, logOut io.Writer) error {
 		return err
 	}
 	log.Info("Starting the service", "version", version, "namespace", cfg.Namespace, "api", a.apiURL,
-		"annotation", cfg.Annotation, "state", cfg.State, "strategy", cfg.Strategy, "dryRun", cfg.DryRun)
+		"annotation", cfg.Annotation, "state", cfg.State, "strategy", cfg.Strategy, "dryRun", cfg.DryRun, "reloaderAnnotations", cfg.ReloaderAnnotations)
 	if cfg.ListenAddress != "" {
 		if _, err := serve(ctx, cfg.ListenAddress, a.health.healthy, a.health.ready, a.metrics, log); err != nil {
 			return err
@@ -132,9 +133,18 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		parallel: 8, readyTimeout: cfg.ReadyTimeout, evictTimeout: cfg.EvictTimeout, pollInterval: time.Second,
 		grace: cfg.ShutdownTimeout, backoff: defaultBackoff, done: a.ctl.finished, metrics: m, lease: lease,
 	}
+	if cfg.ReloaderAnnotations {
+		a.ctl.reloader = newReloaderMode(api, log, cfg.scopes())
+		r := a.ctl.reloader
+		r.sched, r.events, r.leading, r.dryRun, r.grace = a.sched, a.events, leading, cfg.DryRun, cfg.ShutdownTimeout
+	}
 	for _, scope := range cfg.scopes() {
 		w := newWatcher(api, scope, log, a.ctl, m, a.health)
 		w.labelSelector, w.keep = cfg.WatchSelector, a.ctl.annotated
+		if r := a.ctl.reloader; r != nil { // every object counts: any may be used by a workload
+			w.keep = func(*source) bool { return true }
+			w.prepare = r.prepare(func(k string) bool { return k == cfg.Annotation || strings.HasPrefix(k, "cuscon.dev/") })
+		}
 		a.watchers = append(a.watchers, w)
 	}
 	return a, nil
@@ -174,6 +184,10 @@ func (a *app) run(ctx context.Context) {
 	for _, w := range a.watchers {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.run(ctx) }()
+	}
+	if r := a.ctl.reloader; r != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.run(ctx) }()
 	}
 	wg.Wait()
 	if a.elector != nil {

@@ -83,6 +83,7 @@ func (e *executor) run(ctx context.Context, batch []restartRequest) {
 	send, stop := whileActing(send, e.lease)
 	defer stop()
 	lt := lifetime{wait: ctx, send: send}
+	batch = e.rollWorkloads(lt, batch) // the Reloader mode's rollouts need no pod list
 	var order []string
 	groups := map[string][]*job{}
 	for _, req := range batch {

@@ -55,6 +55,7 @@ var (
 type source struct {
 	Resource   resource          `json:"-"` // set by the watcher that saw it
 	Hash       string            `json:"-"` // contentHash, set by the watcher that saw it
+	Keys       *digests          `json:"-"` // per-key digests, in the Reloader mode (keydigest.go)
 	Metadata   objectMeta        `json:"metadata"`
 	Data       map[string]string `json:"data,omitempty"`
 	BinaryData map[string]string `json:"binaryData,omitempty"`

@@ -79,6 +79,9 @@ type watcher struct {
 	health                  *health
 	// resync, when signalled, ends the watch and lists again (a new leader's start).
 	resync chan struct{}
+	// prepare, if set, sees each object before its data is dropped (the Reloader mode's
+	// per-key digests).
+	prepare func(*source)
 }
 
 // newWatcher returns a watcher of scope with the defaults both modes use: a watch idle
@@ -210,6 +213,9 @@ func (w *watcher) list(ctx context.Context) ([]source, string, error) {
 func (w *watcher) digest(obj *source) *source {
 	obj.Resource = w.scope.resource
 	obj.Hash = contentHash(obj)
+	if w.prepare != nil {
+		w.prepare(obj)
+	}
 	if !w.keepData {
 		obj.Data, obj.BinaryData = nil, nil
 	}
