@@ -18,7 +18,9 @@
 //	api.go         the one place that builds API paths and turns answers into errors
 //
 // Around them: main.go, config.go and flags.go (wiring, flags), workloads.go (the
-// rollout strategy), events.go, metrics.go, server.go (probes),
+// rollout strategy), the Reloader mode (reloader.go decides, with references.go and
+// keydigest.go; reloaderctl.go, reloadercheck.go, workloadlist.go, reloaderexec.go carry
+// it out), events.go, metrics.go, server.go (probes),
 // leader.go (Lease election), incluster.go, log.go, backoff.go, types.go; sync.go,
 // reload.go and atomic.go for `cuscon sync`.
 package main
