@@ -76,6 +76,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   resources: ["secrets"]
   verbs: {{ if eq .Values.config.state "memory" }}["list", "watch"]{{ else }}["list", "watch", "patch"]{{ end }}
 {{- end }}
+{{- if .Values.reloaderAnnotations }}
+# Reloader's annotations: listing the workloads when an object changed, a paused
+# Deployment left alone, rolling one and recording on it what it applied.
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets", "daemonsets"]
+  verbs: ["list", "get", "patch"]
+{{- end }}
 {{- if include "cuscon.grantEvict" . }}
 # Strategy evict: the Eviction API, which honours PodDisruptionBudgets.
 - apiGroups: [""]
