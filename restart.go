@@ -218,26 +218,6 @@ func (e *executor) replace(lt lifetime, strategy string, jobs []*job, todo []*ta
 	}
 }
 
-// inParallel calls fn for each target, at most e.parallel at a time, and waits. Tokens
-// of the rate limiter are taken in order, before each call starts: the pods restart in
-// the order found and the limit holds however many run at once.
-func (e *executor) inParallel(lt lifetime, ts []*target, fn func(*target)) {
-	slots := make(chan struct{}, max(e.parallel, 1))
-	var wg sync.WaitGroup
-	for _, t := range ts {
-		log := t.jobs[0].log.With("pod", t.pod.Metadata.Name)
-		if err := e.throttle(lt, log); err != nil {
-			log.Error(fmt.Sprintf("Could not restart %s: %v", t.pod.Metadata.Name, err))
-			t.problem = err.Error()
-			continue
-		}
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() { defer func() { <-slots; wg.Done() }(); fn(t) }()
-	}
-	wg.Wait()
-}
-
 // report logs a job's summary, posts it as an Event, counts it, and returns what the
 // controller must know: complete, or the pods still owed.
 func (e *executor) report(j *job, targets []*target) result {

@@ -47,11 +47,12 @@ func (s watchScope) String() string {
 	return fmt.Sprintf("%s in %q", s.resource.Plural, s.namespace)
 }
 
-// errExpired means the resourceVersion to watch from is too old: only a relist recovers.
-var errExpired = errors.New("resourceVersion expired")
-
-// errResync ends a watch so that the watcher lists again.
-var errResync = errors.New("resync requested")
+var (
+	// errExpired means the resourceVersion to watch from is too old: only a relist recovers.
+	errExpired = errors.New("resourceVersion expired")
+	// errResync ends a watch so that the watcher lists again.
+	errResync = errors.New("resync requested")
+)
 
 // watcher lists and watches the objects of one scope.
 type watcher struct {
