@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // objectMeta is the part of metadata cuscon reads.
@@ -139,4 +140,27 @@ func controllerOf(m *objectMeta) *ownerReference {
 		}
 	}
 	return nil
+}
+
+// watchScope is what one watcher covers: a resource in one namespace, or in all ("").
+type watchScope struct {
+	resource  resource
+	namespace string
+}
+
+// covers reports whether the object with key (see source.key) is in the scope.
+func (s watchScope) covers(key string) bool {
+	prefix := s.resource.Plural + "/"
+	if s.namespace != "" {
+		prefix += s.namespace + "/"
+	}
+	return strings.HasPrefix(key, prefix)
+}
+
+// String names the scope for logs, e.g. configmaps in "default".
+func (s watchScope) String() string {
+	if s.namespace == "" {
+		return s.resource.Plural + " in all namespaces"
+	}
+	return fmt.Sprintf("%s in %q", s.resource.Plural, s.namespace)
 }

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -22,29 +21,6 @@ type handler interface {
 	synced(ctx context.Context, scope watchScope, items []source)
 	// changed gets each ADDED, MODIFIED or DELETED object, in stream order.
 	changed(ctx context.Context, eventType string, obj *source)
-}
-
-// watchScope is what one watcher covers: a resource in one namespace, or in all ("").
-type watchScope struct {
-	resource  resource
-	namespace string
-}
-
-// covers reports whether the object with key (see source.key) is in the scope.
-func (s watchScope) covers(key string) bool {
-	prefix := s.resource.Plural + "/"
-	if s.namespace != "" {
-		prefix += s.namespace + "/"
-	}
-	return strings.HasPrefix(key, prefix)
-}
-
-// String names the scope for logs, e.g. configmaps in "default".
-func (s watchScope) String() string {
-	if s.namespace == "" {
-		return s.resource.Plural + " in all namespaces"
-	}
-	return fmt.Sprintf("%s in %q", s.resource.Plural, s.namespace)
 }
 
 var (
