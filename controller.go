@@ -38,9 +38,7 @@ type controller struct {
 	annotation string
 	policy     policy
 	// dryRun sends every write with dryRun=All.
-	dryRun bool
-	// grace is how long requests under way may go on once shutdown begins.
-	grace   time.Duration
+	dryRun  bool
 	events  *eventRecorder
 	sched   *scheduler
 	metrics *metrics
@@ -204,7 +202,7 @@ func (c *controller) finished(ctx context.Context, res result) {
 	}
 	c.mu.Unlock()
 	c.countOwed()
-	if !known || res.refused != nil || st.pending != "" {
+	if !known || res.refused != nil || res.dropped || st.pending != "" {
 		return
 	}
 	log := c.log.With("namespace", res.req.src.Namespace, kindField(res.req.res), res.req.src.Name)
@@ -217,14 +215,15 @@ func (c *controller) finished(ctx context.Context, res result) {
 }
 
 // retryOwed schedules another round for the pods an object still owes, unless a newer
-// change, a completed round or a lost leadership made it moot.
+// change, a completed round, a refused new selector or strategy, or a lost leadership
+// made it moot. A selector or strategy changed since goes through decide instead.
 func (c *controller) retryOwed(key, hash string) {
 	if !c.leading() {
 		return
 	}
 	c.mu.Lock()
 	st, ok := c.state[key]
-	if !ok || st.owed == nil || st.owed.Hash != hash || st.pending != "" {
+	if !ok || st.owed == nil || st.owed.Hash != hash || st.pending != "" || st.refused != "" {
 		c.mu.Unlock()
 		return
 	}
@@ -256,9 +255,7 @@ func (c *controller) record(ctx context.Context, log *slog.Logger, ref objectRef
 		annotations[owedAnnotation] = string(b)
 	}
 	patch := map[string]any{"metadata": map[string]any{"annotations": annotations}}
-	act, cancel := afterShutdown(ctx, c.grace)
-	defer cancel()
-	err := c.api.call(act, http.MethodPatch, objectPath(res, ref.Namespace, ref.Name), dryRunQuery(c.dryRun), "application/merge-patch+json", patch, nil)
+	err := c.api.call(ctx, http.MethodPatch, objectPath(res, ref.Namespace, ref.Name), dryRunQuery(c.dryRun), "application/merge-patch+json", patch, nil)
 	if err != nil {
 		log.Warn("Could not record applied content hash (needs patch on "+res.Plural+", or run with --state=memory)", "err", err)
 	}

@@ -104,15 +104,15 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 	case !known:
 		st.applied = obs.hash
 		return st, verdict{kind: baseline, record: p.recordState}
-	case st.applied == obs.hash:
-		st.owed, st.refused = nil, "" // a change reverted supersedes what it owed
+	case st.applied == obs.hash && st.pending == "" && st.owed == nil:
+		st.refused = ""
 		return st, verdict{kind: unchanged, record: p.recordState && (obs.recorded.applied != st.applied || obs.recorded.owed != nil)}
 	case st.pending == obs.hash:
 		return st, verdict{kind: alreadyPending}
 	case st.refused == attempt:
 		return st, verdict{kind: stillOwed}
-	case st.owed != nil && st.owed.Hash == obs.hash && !st.owed.fromRecord:
-		return st, verdict{kind: stillOwed}
+	case st.owed != nil && st.owed.Hash == obs.hash && !st.owed.fromRecord && st.owed.req.attempt == attempt:
+		return st, verdict{kind: stillOwed} // a new selector or strategy goes on below, to be checked
 	}
 	if err := checkSelector(obs.selector); err != nil {
 		st.refused = attempt
@@ -126,7 +126,7 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 	req := restartRequest{src: obs.ref, res: obs.res, key: obs.key, selector: obs.selector,
 		strategy: strategy, hash: obs.hash, attempt: attempt}
 	kind := restartAll
-	if st.owed != nil && st.owed.Hash == obs.hash && !st.owed.All {
+	if st.owed != nil && st.owed.Hash == obs.hash && !st.owed.All && st.applied != obs.hash {
 		kind, req.only = resumeOwed, st.owed.Pods
 	} else {
 		st.owed = nil // superseded by a newer change, or owed in full
@@ -155,11 +155,13 @@ type restartRequest struct {
 	view, why string
 }
 
-// result is how a restart request ended: refused (the API refused the selector), or
-// carried out with owed nil (complete) or not (what is left).
+// result is how a restart request ended: refused (the API refused the selector),
+// dropped (this replica could not act), or carried out with owed nil (complete) or not
+// (what is left).
 type result struct {
 	req     restartRequest
 	refused error
+	dropped bool
 	owed    *owedWork
 }
 
@@ -171,6 +173,7 @@ func settle(st objState, res result) objState {
 	}
 	st.pending = ""
 	switch {
+	case res.dropped: // a new leader finds it from the record
 	case res.refused != nil:
 		st.refused = res.req.attempt
 	case res.owed == nil:

@@ -75,17 +75,27 @@ func TestDecideFollowsTheREADMEDecisionTable(t *testing.T) {
 			want: refuseStrategy, next: objState{applied: "h1", refused: "h2 app=frontend reboot"}},
 		{readme: "a restart for this content is already scheduled", st: objState{applied: "h1", pending: "h2"}, known: true,
 			obs: observed("app=frontend", "h2"), p: annotation, want: alreadyPending, next: objState{applied: "h1", pending: "h2"}},
-		{readme: "restart incomplete: owed pods wait for their retry", st: objState{applied: "h1", owed: &owedWork{Hash: "h2", Pods: []string{"u"}}},
+		{readme: "restart incomplete: owed pods wait for their retry", st: objState{applied: "h1", owed: owedBy("app=frontend")},
 			known: true, obs: observed("app=frontend", "h2"), p: annotation, want: stillOwed,
-			next: objState{applied: "h1", owed: &owedWork{Hash: "h2", Pods: []string{"u"}}}},
+			next: objState{applied: "h1", owed: owedBy("app=frontend")}},
+		{readme: "restart incomplete, then the selector changed: the pods left are retried with the new selector, checked",
+			st: objState{applied: "h1", owed: owedBy("app in (web, db)")}, known: true, obs: observed("app=web", "h2"), p: annotation,
+			want: resumeOwed, next: objState{applied: "h1", pending: "h2", owed: owedBy("app in (web, db)")}, only: []string{"u"}},
+		{readme: "restart incomplete, then the selector changed to a broad one: refused",
+			st: objState{applied: "h1", owed: owedBy("app=web")}, known: true, obs: observed("!db", "h2"), p: annotation,
+			want: refuseSelector, next: objState{applied: "h1", refused: "h2 !db ", owed: owedBy("app=web")}},
 		{readme: "cuscon starts, an incomplete restart is recorded: only the pods left are restarted",
 			obs: observed("app=frontend", "h2").with(recorded("h1", owedFrontend1)), p: annotation,
 			want: resumeOwed, next: objState{applied: "h1", pending: "h2", owed: owedFrontend1}, only: []string{"uid-frontend-1"}},
 		{readme: "a newer change supersedes what was owed", st: objState{applied: "h1", owed: &owedWork{Hash: "h2", Pods: []string{"u"}}},
 			known: true, obs: observed("app=frontend", "h3"), p: annotation, want: restartAll, next: objState{applied: "h1", pending: "h3"}},
-		{readme: "content changed back to what was applied: nothing owed", st: objState{applied: "h1", owed: &owedWork{Hash: "h2"}},
-			known: true, obs: observed("app=frontend", "h1").with(recorded("h1", &owedWork{Hash: "h2"})), p: annotation,
-			want: unchanged, next: objState{applied: "h1"}, record: true},
+		{readme: "content changed back while a restart was incomplete: every pod again (some run the other content)",
+			st: objState{applied: "h1", owed: &owedWork{Hash: "h2"}}, known: true,
+			obs: observed("app=frontend", "h1").with(recorded("h1", &owedWork{Hash: "h2"})), p: annotation,
+			want: restartAll, next: objState{applied: "h1", pending: "h1"}},
+		{readme: "content changed back while its restart is under way: every pod again",
+			st: objState{applied: "h1", pending: "h2"}, known: true, obs: observed("app=frontend", "h1"), p: annotation,
+			want: restartAll, next: objState{applied: "h1", pending: "h1"}},
 		{readme: "--state=memory: a recorded hash is not read", obs: observed("app=frontend", "h2").with(recorded("h1", nil)), p: memory,
 			want: baseline, next: objState{applied: "h2"}},
 	} {
@@ -105,6 +115,11 @@ func TestDecideFollowsTheREADMEDecisionTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// owedBy is owed work for h2 (pod "u") left by a round with selector sel.
+func owedBy(sel string) *owedWork {
+	return &owedWork{Hash: "h2", Pods: []string{"u"}, req: restartRequest{selector: sel, hash: "h2", attempt: "h2 " + sel + " "}}
 }
 
 func TestStrategyAnnotationOverridesTheDefault(t *testing.T) {

@@ -90,8 +90,9 @@ func (e *elector) run(ctx context.Context) {
 		cancel()
 		switch {
 		case ok:
+			lapsed := !e.isLeader() // acting stopped before this renewal came back: a new term
 			e.until.Store(began.Add(e.renewDeadline).UnixNano())
-			if !e.holding.Swap(true) {
+			if !e.holding.Swap(true) || lapsed {
 				e.metrics.leader.set(1)
 				e.log.Info("Became the leader", "lease", e.ns+"/"+e.name, "identity", e.identity)
 				if e.onStartedLeading != nil {

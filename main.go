@@ -97,6 +97,9 @@ type app struct {
 	elector  *elector
 	metrics  *metrics
 	health   *health
+	// grace is how long requests under way may go on once shutdown begins: once for the
+	// whole app, however many objects the batches under way report.
+	grace time.Duration
 }
 
 // retryPolicy paces the rounds of pods a restart left: from a second to at most a minute.
@@ -109,7 +112,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{apiURL: base, metrics: m, health: newHealth(), sched: newScheduler(cfg.Debounce, log)}
+	a := &app{apiURL: base, metrics: m, health: newHealth(), sched: newScheduler(cfg.Debounce, log), grace: cfg.ShutdownTimeout}
 	if cfg.Events {
 		a.events = newEventRecorder(api, log, cfg.DryRun)
 	}
@@ -124,19 +127,19 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.ctl = &controller{
 		api: api, log: log, annotation: cfg.Annotation, policy: policy{strategy: cfg.Strategy, recordState: cfg.State == "annotation"},
-		dryRun: cfg.DryRun, grace: cfg.ShutdownTimeout, events: a.events, sched: a.sched, metrics: m,
+		dryRun: cfg.DryRun, events: a.events, sched: a.sched, metrics: m,
 		leading: leading, retry: retryPolicy, state: map[string]objState{},
 	}
 	a.exec = &executor{
 		api: api, log: log, events: a.events, limiter: newRateLimiter(cfg.RateLimit), dryRun: cfg.DryRun,
 		deleteUnowned: cfg.DeleteUnownedPods, me: self{name: cfg.Identity}, maxUnavailable: cfg.MaxUnavailable,
 		parallel: 8, readyTimeout: cfg.ReadyTimeout, evictTimeout: cfg.EvictTimeout, pollInterval: time.Second,
-		grace: cfg.ShutdownTimeout, backoff: defaultBackoff, done: a.ctl.finished, metrics: m, lease: lease,
+		backoff: defaultBackoff, done: a.ctl.finished, metrics: m, lease: lease,
 	}
 	if cfg.ReloaderAnnotations {
 		a.ctl.reloader = newReloaderMode(api, log, cfg.scopes())
 		r := a.ctl.reloader
-		r.sched, r.events, r.leading, r.dryRun, r.grace = a.sched, a.events, leading, cfg.DryRun, cfg.ShutdownTimeout
+		r.sched, r.events, r.leading, r.dryRun = a.sched, a.events, leading, cfg.DryRun
 	}
 	for _, scope := range cfg.scopes() {
 		w := newWatcher(api, scope, log, a.ctl, m, a.health)
@@ -180,7 +183,12 @@ func (a *app) run(ctx context.Context) {
 		go func() { defer wg.Done(); a.elector.run(ctx) }()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); a.sched.run(ctx, func(b []restartRequest) { a.exec.run(ctx, b) }) }()
+	send, stopSend := afterShutdown(ctx, a.grace)
+	defer stopSend()
+	go func() {
+		defer wg.Done()
+		a.sched.run(ctx, func(b []restartRequest) { a.exec.run(lifetime{wait: ctx, send: send}, b) })
+	}()
 	for _, w := range a.watchers {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.run(ctx) }()

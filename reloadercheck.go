@@ -136,9 +136,7 @@ func (r *reloaderMode) watched(res resource) bool {
 // record writes view on w's own metadata, which does not roll its pods.
 func (r *reloaderMode) record(ctx context.Context, w workload, view workloadView) {
 	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{appliedConfigsAnnotation: view.String()}}}
-	act, cancel := afterShutdown(ctx, r.grace)
-	defer cancel()
-	if err := r.api.call(act, http.MethodPatch, w.path(), dryRunQuery(r.dryRun), "application/merge-patch+json", patch, nil); err != nil {
+	if err := r.api.call(ctx, http.MethodPatch, w.path(), dryRunQuery(r.dryRun), "application/merge-patch+json", patch, nil); err != nil {
 		r.log.Warn("Could not record what the workload uses (needs patch on "+strings.ToLower(w.Kind)+"s)", "namespace", w.Namespace, "workload", w.String(), "err", err)
 	}
 }
@@ -161,7 +159,7 @@ func (r *reloaderMode) finished(ctx context.Context, res result) {
 	}
 	r.mu.Unlock()
 	switch {
-	case res.refused != nil:
+	case res.refused != nil, res.dropped: // a dropped batch is found again by the next leader
 	case res.owed == nil && req.strategy != "rollout":
 		var view workloadView
 		_ = json.Unmarshal([]byte(req.view), &view)

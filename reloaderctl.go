@@ -24,7 +24,6 @@ type reloaderMode struct {
 	events  *eventRecorder
 	leading func() bool
 	dryRun  bool
-	grace   time.Duration
 	retry   backoffPolicy
 	scopes  []watchScope // every scope must be listed before the first sweep
 	wake    chan struct{}

@@ -59,7 +59,7 @@ func (e *executor) rollOne(lt lifetime, req restartRequest) {
 		e.metrics.restarts.inc("strategy", req.strategy, "result", "ok")
 		e.metrics.reaction.observe(time.Since(req.seen).Seconds())
 	}
-	e.done(lt.wait, res)
+	e.done(lt.send, res)
 }
 
 // rollRecording stamps the workload's pod template and records req.view on it in one

@@ -37,9 +37,7 @@ type executor struct {
 	readyTimeout, evictTimeout time.Duration
 	// pollInterval is how often readiness is checked while pacing.
 	pollInterval time.Duration
-	// grace is how long requests under way may go on once shutdown begins.
-	grace   time.Duration
-	backoff backoffPolicy
+	backoff      backoffPolicy
 	// done reports each request's end to the controller.
 	done    func(ctx context.Context, res result)
 	metrics *metrics
@@ -73,16 +71,18 @@ type target struct {
 }
 
 // run carries out a batch, grouped by strategy; each group's pods are restarted once.
-func (e *executor) run(ctx context.Context, batch []restartRequest) {
+// app is the app's lifetime: its send outlives shutdown by one grace for the whole app.
+func (e *executor) run(app lifetime, batch []restartRequest) {
 	if !e.acting() {
 		e.log.Info("Not the leader; leaving restarts to the leader", "requests", len(batch))
+		for _, req := range batch {
+			e.done(app.send, result{req: req, dropped: true})
+		}
 		return
 	}
-	send, cancel := afterShutdown(ctx, e.grace)
-	defer cancel()
-	send, stop := whileActing(send, e.lease)
+	send, stop := whileActing(app.send, e.lease)
 	defer stop()
-	lt := lifetime{wait: ctx, send: send}
+	lt := lifetime{wait: app.wait, send: send}
 	batch = e.rollWorkloads(lt, batch) // the Reloader mode's rollouts need no pod list
 	var order []string
 	groups := map[string][]*job{}
@@ -123,7 +123,7 @@ func (e *executor) runGroup(lt lifetime, strategy string, jobs []*job) {
 	e.replace(lt, strategy, jobs, todo)
 	for _, j := range jobs {
 		if !j.refused {
-			e.done(lt.wait, e.report(j, targets))
+			e.done(lt.send, e.report(j, targets))
 		}
 	}
 }
@@ -174,7 +174,7 @@ func (e *executor) listJob(lt lifetime, j *job) []pod {
 			e.events.warn(j.req.src, "InvalidSelector", msg)
 			e.metrics.restarts.inc("strategy", j.req.strategy, "result", "refused")
 			j.refused = true
-			e.done(lt.wait, result{req: j.req, refused: err})
+			e.done(lt.send, result{req: j.req, refused: err})
 			return nil
 		}
 		j.log.Warn("Could not list pods, retrying", "err", err)

@@ -137,9 +137,26 @@ func (s *scheduler) next(ns string, now time.Time) ([]restartRequest, time.Durat
 		l.running = false
 		if len(l.lastRun) == 0 {
 			delete(s.lanes, ns) // nothing left to remember
+		} else {
+			time.AfterFunc(s.window, func() { s.forget(ns) })
 		}
 	}
 	return batch, wait
+}
+
+// forget removes an idle lane once its windows have passed, so that namespaces that
+// come and go leave nothing behind.
+func (s *scheduler) forget(ns string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.lanes[ns]
+	if l == nil || l.running || len(l.queue) > 0 {
+		return
+	}
+	l.due(time.Now(), s.window) // prunes windows that have passed
+	if len(l.lastRun) == 0 {
+		delete(s.lanes, ns)
+	}
 }
 
 // due removes and returns the requests whose pods may restart now, and notes that they
