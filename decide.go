@@ -1,14 +1,13 @@
 // decide.go is cuscon's decision, in pure functions: given what cuscon remembers of an
 // annotated object and what it now observes, decide returns what to remember next and a
-// verdict; the controller carries the verdict out. Whether a selector is safe, whether a
-// pod may be restarted, and what a request's answer means are decided here too. The
-// README's decision tables are the test tables of these functions, row for row.
+// verdict; the controller carries the verdict out. Whether a selector is safe is
+// selector.go's part; which pods may be restarted and what an answer means, pods.go's.
+// The README's decision tables are the test tables of these functions, row for row.
 
 package main
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 )
 
@@ -213,50 +212,3 @@ func strategyOf(obs observation, def string) (string, error) {
 
 // validStrategy reports whether s names a restart strategy.
 func validStrategy(s string) bool { return s == "delete" || s == "evict" || s == "rollout" }
-
-// self names cuscon's own pod, which it never restarts: its selector could match it.
-type self struct{ namespace, name string }
-
-// skipReason says why p must not be restarted, or "" if it may be.
-func skipReason(p *pod, me self, deleteUnowned bool) string {
-	switch {
-	case me.name != "" && p.Metadata.Name == me.name && (me.namespace == "" || p.Metadata.Namespace == me.namespace):
-		return "it is cuscon's own pod"
-	case p.Metadata.DeletionTimestamp != nil:
-		return "already terminating"
-	case p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed":
-		return "already finished (" + p.Status.Phase + ")"
-	case controllerOf(&p.Metadata) == nil && !deleteUnowned:
-		return "no controller owns it, so nothing would recreate it (--delete-unowned-pods allows it)"
-	}
-	return ""
-}
-
-// outcome is what the answer to one DELETE or eviction means.
-type outcome int
-
-const (
-	restarted outcome = iota // deleted or evicted (or would be, in a dry run)
-	gone                     // 404: already deleted
-	replaced                 // 409: the uid precondition failed, a new pod has the name
-	blocked                  // 429: a disruption budget does not allow it now
-	failed                   // anything else: refused, or the API was not reached
-)
-
-// outcomeOf classifies the error of a DELETE or eviction.
-func outcomeOf(err error) outcome {
-	switch {
-	case err == nil:
-		return restarted
-	case errorCode(err) == http.StatusNotFound:
-		return gone
-	case errorCode(err) == http.StatusConflict:
-		return replaced
-	case errorCode(err) == http.StatusTooManyRequests:
-		return blocked
-	}
-	return failed
-}
-
-// done reports whether the pod no longer runs the old content (or soon will not).
-func (o outcome) done() bool { return o == restarted || o == gone || o == replaced }

@@ -1,5 +1,7 @@
 // pods.go holds the pod requests a restart is made of: list by label selector, DELETE,
-// and Eviction, each write guarded by the pod's uid and marked dryRun in a dry run.
+// and Eviction, each write guarded by the pod's uid and marked dryRun in a dry run; and
+// the two pure decisions about pods: which may be restarted, and what an answer to a
+// DELETE or eviction means.
 
 package main
 
@@ -77,3 +79,50 @@ func evictPod(ctx context.Context, api *apiClient, p *pod, dryRun bool) error {
 	}
 	return api.call(ctx, http.MethodPost, evictionPath(p), dryRunQuery(dryRun), "application/json", body, nil)
 }
+
+// self names cuscon's own pod, which it never restarts: its selector could match it.
+type self struct{ namespace, name string }
+
+// skipReason says why p must not be restarted, or "" if it may be.
+func skipReason(p *pod, me self, deleteUnowned bool) string {
+	switch {
+	case me.name != "" && p.Metadata.Name == me.name && (me.namespace == "" || p.Metadata.Namespace == me.namespace):
+		return "it is cuscon's own pod"
+	case p.Metadata.DeletionTimestamp != nil:
+		return "already terminating"
+	case p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed":
+		return "already finished (" + p.Status.Phase + ")"
+	case controllerOf(&p.Metadata) == nil && !deleteUnowned:
+		return "no controller owns it, so nothing would recreate it (--delete-unowned-pods allows it)"
+	}
+	return ""
+}
+
+// outcome is what the answer to one DELETE or eviction means.
+type outcome int
+
+const (
+	restarted outcome = iota // deleted or evicted (or would be, in a dry run)
+	gone                     // 404: already deleted
+	replaced                 // 409: the uid precondition failed, a new pod has the name
+	blocked                  // 429: a disruption budget does not allow it now
+	failed                   // anything else: refused, or the API was not reached
+)
+
+// outcomeOf classifies the error of a DELETE or eviction.
+func outcomeOf(err error) outcome {
+	switch {
+	case err == nil:
+		return restarted
+	case errorCode(err) == http.StatusNotFound:
+		return gone
+	case errorCode(err) == http.StatusConflict:
+		return replaced
+	case errorCode(err) == http.StatusTooManyRequests:
+		return blocked
+	}
+	return failed
+}
+
+// done reports whether the pod no longer runs the old content (or soon will not).
+func (o outcome) done() bool { return o == restarted || o == gone || o == replaced }

@@ -4,10 +4,7 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -60,26 +57,6 @@ type source struct {
 	Metadata   objectMeta        `json:"metadata"`
 	Data       map[string]string `json:"data,omitempty"`
 	BinaryData map[string]string `json:"binaryData,omitempty"`
-}
-
-// contentHash is a digest of data and binaryData, independent of key order.
-func contentHash(obj *source) string {
-	h := sha256.New()
-	for _, part := range []struct {
-		name string
-		m    map[string]string
-	}{{"data", obj.Data}, {"binaryData", obj.BinaryData}} {
-		keys := make([]string, 0, len(part.m))
-		for k := range part.m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		fmt.Fprintf(h, "%s:%d\n", part.name, len(keys))
-		for _, k := range keys {
-			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(part.m[k]), part.m[k])
-		}
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // key names the source as plural/namespace/name, e.g. configmaps/default/frontend-config.

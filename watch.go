@@ -7,11 +7,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -275,4 +279,20 @@ func (w *watcher) onResync(fn func()) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// contentHash is a digest of data and binaryData, independent of key order.
+func contentHash(obj *source) string {
+	h := sha256.New()
+	for _, part := range []struct {
+		name string
+		m    map[string]string
+	}{{"data", obj.Data}, {"binaryData", obj.BinaryData}} {
+		keys := slices.Sorted(maps.Keys(part.m))
+		fmt.Fprintf(h, "%s:%d\n", part.name, len(keys))
+		for _, k := range keys {
+			fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(part.m[k]), part.m[k])
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
