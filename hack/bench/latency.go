@@ -26,6 +26,7 @@ type latencyResult struct {
 	PatchFirst []time.Duration // PATCH sent → first action seen
 	First      []time.Duration // ConfigMap update seen → first action seen
 	Last       []time.Duration // ConfigMap update seen → last pod that was running marked for deletion
+	Warmups    int             // uncounted warm-up changes made before them
 }
 
 // change is what one change's wait needs to know.
@@ -109,6 +110,7 @@ func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns strin
 	var last time.Time
 	for try := 0; ; try++ {
 		last = time.Now()
+		res.Warmups++
 		_, _, _, err := b.oneChange(ctx, change{ns: ns, pods: pods, i: -1 - try, peer: p}, events, 5*time.Second)
 		if err == nil {
 			break

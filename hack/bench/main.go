@@ -195,7 +195,8 @@ func (r *report) save(out string) error {
 	return errors.Join(os.MkdirAll(out, 0o755),
 		os.WriteFile(filepath.Join(out, "benchmarks.json"), append(raw, '\n'), 0o644),
 		os.WriteFile(filepath.Join(out, "benchmarks.md"), []byte(r.markdown()), 0o644),
-		os.WriteFile(filepath.Join(out, "benchmarks.svg"), []byte(r.svg()), 0o644))
+		os.WriteFile(filepath.Join(out, "benchmarks.svg"), []byte(r.svg()), 0o644),
+		r.updateReadme(filepath.Join(out, "..", "README.md")))
 }
 
 // rerender renders the .md and .svg again from the .json of an earlier run.

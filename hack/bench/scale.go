@@ -111,7 +111,7 @@ func (b *bench) scale(ctx context.Context, configmaps, pods, changes int) (*scal
 	res.PerChange = map[string]float64{}
 	for verb, v := range after {
 		if verb != "WATCH" && v > before[verb] {
-			res.PerChange[verb] = (v - before[verb]) / float64(changes)
+			res.PerChange[verb] = (v - before[verb]) / float64(changes+lat.Warmups)
 		}
 	}
 	sum1, _ := scrape(metrics, "cuscon_api_request_duration_seconds_sum", "verb")
