@@ -107,7 +107,10 @@ func (b *bench) churn(ctx context.Context, ns string, n, pid int, res *footprint
 		if idx%100 == 0 {
 			idx++ // leave the annotated ones alone: the churn is of ConfigMaps nobody watches
 		}
-		patch := map[string]any{"data": map[string]string{"app.properties": payload(n + i)}}
+		// A payload no earlier churn wrote: the same bytes again would be a no-op PATCH,
+		// which the server answers without an event, so a later peer would see no churn.
+		b.churned++
+		patch := map[string]any{"data": map[string]string{"app.properties": payload(1<<30 + b.churned)}}
 		path := fmt.Sprintf("/api/v1/namespaces/%s/configmaps/cfg-%05d", ns, idx)
 		if err := b.kube.do(ctx, http.MethodPatch, path, patch, nil); err != nil {
 			return err

@@ -54,6 +54,12 @@ func main() {
 		os.Exit(2)
 	}
 	o.counts = parseCounts(*sizes)
+	o.command = "hack/bench.sh"
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name != "bin" && f.Name != "out" && !strings.HasPrefix(f.Name, "reloader") {
+			o.command += fmt.Sprintf(" --%s=%s", f.Name, f.Value)
+		}
+	})
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -62,10 +68,10 @@ func main() {
 
 // options are the command line's.
 type options struct {
-	bin, out, peers, reloader, reloaderNote, python string
-	changes, scaleCMs, scalePods                    int
-	counts                                          []int
-	scale, noDecoder                                bool
+	bin, out, peers, reloader, reloaderNote, python, command string
+	changes, scaleCMs, scalePods                             int
+	counts                                                   []int
+	scale, noDecoder                                         bool
 }
 
 func run(o options) error {
@@ -75,7 +81,7 @@ func run(o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	r := &report{Date: time.Now().UTC(), Changes: o.changes, LoadBefore: loadAverage(), ReloaderNote: o.reloaderNote}
+	r := &report{Date: time.Now().UTC(), Changes: o.changes, LoadBefore: loadAverage(), ReloaderNote: o.reloaderNote, Command: o.command}
 	r.machine()
 	peers := selectPeers(o.peers)
 	if o.reloader == "" {

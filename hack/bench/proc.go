@@ -27,6 +27,7 @@ type bench struct {
 	script   string // the article's script
 	kube     *kube  // straight to the apiserver, as admin: fixtures and the independent watch
 	proxyURL string // the kubectl proxy every peer talks through
+	churned  int    // churn updates made so far, so that each writes new content
 }
 
 // startProxy runs kubectl proxy on a free port, as the sidecar does.

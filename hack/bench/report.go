@@ -21,6 +21,7 @@ type report struct {
 	BinaryBytes           int64
 	Peers                 []string
 	ReloaderNote          string // why Reloader is missing, if it is
+	Command               string // the flags the run was given
 	Latency               []latencyResult
 	Footprint             []footprintResult
 	Scale                 *scaleResult
@@ -134,6 +135,7 @@ func (r *report) summary() string {
 		footRow(fmt.Sprintf("steady RSS, %d ConfigMaps", n), n, func(f *footprintResult) float64 { return float64(f.SteadyRSS) }, mibf)
 		footRow(fmt.Sprintf("CPU under churn, %d ConfigMaps", n), n, func(f *footprintResult) float64 { return f.ChurnCPUPct }, pct)
 		footRow(fmt.Sprintf("startup to ConfigMaps in hand, %d", n), n, func(f *footprintResult) float64 { return float64(f.Startup) }, msf)
+		footRow(fmt.Sprintf("startup to settled (initial objects digested), %d", n), n, func(f *footprintResult) float64 { return float64(f.Settled) }, msf)
 	}
 	return b.String()
 }
