@@ -79,11 +79,14 @@ func (r *report) scaleSection() string {
 	fmt.Fprintf(&b, "\n## Large namespace (--scale)\n\ncuscon with its defaults on one namespace holding %d ConfigMaps of %d bytes (1 in 100 annotated) and %d pods (Pending on a node no kubelet runs, so they cost only storage and listing), plus a Deployment of %d pods its changed ConfigMap selects; %d changes. API calls from cuscon's own `cuscon_api_requests_total` (GET is a LIST here). See [scaling.md](scaling.md) for what the figures mean at cluster scale.\n\n", s.ConfigMaps, s.Bytes, s.Pods, s.Matched, s.Changes)
 	b.WriteString("| figure | measured |\n|---|---|\n")
 	fmt.Fprintf(&b, "| startup to /readyz | %s |\n| peak RSS (the list) | %s |\n| steady RSS | %s |\n", ms(s.Startup), mib(s.PeakRSS), mib(s.SteadyRSS))
-	fmt.Fprintf(&b, "| requests until ready | %s |\n| requests per change | %s |\n", verbs(s.StartupCalls), verbs(s.PerChange))
+	fmt.Fprintf(&b, "| requests at start, until settled plus 10 s (first start: one hash PATCH per annotated ConfigMap) | %s |\n| requests per change | %s |\n", verbs(s.StartupCalls), verbs(s.PerChange))
 	fmt.Fprintf(&b, "| event seen → first / last DELETE, p50 | %s / %s |\n", ms(percentile(s.First, 50)), ms(percentile(s.Last, 50)))
 	fmt.Fprintf(&b, "| cuscon's mean pod LIST during the changes | %.1f ms |\n", s.ChangeGetMs)
 	fmt.Fprintf(&b, "| pod LIST by label selector (%d of %d pods), median of 10, through the proxy | %.1f ms |\n", s.Matched, s.Pods+s.Matched, s.SelectorListMs)
 	fmt.Fprintf(&b, "| LIST of every pod, 500 a page, median of 10, through the proxy | %.1f ms, %.1f MiB |\n", s.FullListMs, float64(s.FullListBytes)/(1<<20))
+	if s.ConfigMapListMs > 0 {
+		fmt.Fprintf(&b, "| LIST of every ConfigMap, 500 a page, median of 3, through the proxy | %.1f ms, %.1f MiB |\n", s.ConfigMapListMs, float64(s.ConfigMapListBytes)/(1<<20))
+	}
 	return b.String()
 }
 

@@ -29,6 +29,8 @@ type scaleResult struct {
 	SelectorListMs          float64            // median pod LIST by label selector, through the proxy
 	FullListMs              float64            // median LIST of every pod, 500 a page, through the proxy
 	FullListBytes           int64
+	ConfigMapListMs         float64 // median LIST of every ConfigMap, 500 a page, through the proxy
+	ConfigMapListBytes      int64
 }
 
 // parkedNode holds the filler pods: a Node no kubelet (not even kwok) manages, so they
@@ -70,8 +72,9 @@ func (b *bench) scale(ctx context.Context, configmaps, pods, changes int) (*scal
 	if err := k.do(ctx, http.MethodPost, "/api/v1/namespaces/"+ns+"/configmaps", cm, nil); err != nil {
 		return nil, err
 	}
-	res.SelectorListMs = b.timeList(ns, "?labelSelector=app%3Dweb", nil)
-	res.FullListMs = b.timeList(ns, "?limit=500", &res.FullListBytes)
+	res.SelectorListMs = b.timeList(ns, "pods", "?labelSelector=app%3Dweb", 10, nil)
+	res.FullListMs = b.timeList(ns, "pods", "?limit=500", 10, &res.FullListBytes)
+	res.ConfigMapListMs = b.timeList(ns, "configmaps", "?limit=500", 3, &res.ConfigMapListBytes)
 
 	p := peer{Name: "cuscon", Kind: "cuscon"}
 	r, err := b.startPeer(p, ns, b.proxyURL)
@@ -122,11 +125,11 @@ func (b *bench) scale(ctx context.Context, configmaps, pods, changes int) (*scal
 	return res, nil
 }
 
-// timeList times ten LISTs of the namespace's pods through the proxy (following
+// timeList times n LISTs of the namespace's resource through the proxy (following
 // continue tokens) and returns the median in ms; bytes, if not nil, gets one LIST's size.
-func (b *bench) timeList(ns, query string, bytes *int64) float64 {
+func (b *bench) timeList(ns, resource, query string, n int, bytes *int64) float64 {
 	var ds []time.Duration
-	for range 10 {
+	for range n {
 		began := time.Now()
 		var size int64
 		cont := ""
@@ -136,7 +139,7 @@ func (b *bench) timeList(ns, query string, bytes *int64) float64 {
 					Continue string `json:"continue"`
 				} `json:"metadata"`
 			}
-			u := b.proxyURL + "/api/v1/namespaces/" + ns + "/pods" + query
+			u := b.proxyURL + "/api/v1/namespaces/" + ns + "/" + resource + query
 			if cont != "" {
 				u += "&continue=" + url.QueryEscape(cont)
 			}
