@@ -76,6 +76,7 @@ type object struct {
 	Metadata struct {
 		Name              string  `json:"name"`
 		UID               string  `json:"uid"`
+		Generation        int64   `json:"generation"`
 		ResourceVersion   string  `json:"resourceVersion"`
 		DeletionTimestamp *string `json:"deletionTimestamp"`
 	} `json:"metadata"`
@@ -102,7 +103,7 @@ func (o *object) ready() bool {
 type seen struct {
 	at   time.Time
 	typ  string
-	kind string // "pod" or "cm"
+	kind string // "pod", "cm" or "deploy"
 	obj  object
 }
 
@@ -165,11 +166,14 @@ func (k *kube) namespace(ctx context.Context, ns string) error {
 	})
 }
 
-// deployment creates Deployment web with n replicas labelled app=web.
+// deployment creates Deployment web with n replicas labelled app=web, opted into
+// Reloader for ConfigMap web-config (the same fixture for every peer; the others ignore
+// the annotation).
 func (k *kube) deployment(ctx context.Context, ns string, n int) error {
 	labels := map[string]string{"app": "web"}
+	meta := map[string]any{"name": "web", "annotations": map[string]string{"configmap.reloader.stakater.com/reload": "web-config"}}
 	body := map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "web"},
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
 		"spec": map[string]any{"replicas": n, "selector": map[string]any{"matchLabels": labels},
 			"template": map[string]any{"metadata": map[string]any{"labels": labels},
 				"spec": map[string]any{"containers": []map[string]any{{"name": "app", "image": "web:1"}}}}},

@@ -1,0 +1,274 @@
+// latency.go times each peer's reaction to a ConfigMap change through the benchmark's
+// own watches: a ConfigMap edited as a user edits it, the moment an independent watcher
+// sees the edit, and the peer's first and last action.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cuscon/internal/plane"
+)
+
+// latencyResult is one peer's latency run.
+type latencyResult struct {
+	Peer       string
+	Pods       int
+	Rollout    bool            // first action: the Deployment's generation, not a pod DELETE
+	PatchFirst []time.Duration // PATCH sent → first action seen
+	First      []time.Duration // ConfigMap update seen → first action seen
+	Last       []time.Duration // ConfigMap update seen → last pod that was running marked for deletion
+	Warmups    int             // uncounted warm-up changes made before them
+}
+
+// change is what one change's wait needs to know.
+type change struct {
+	ns      string
+	pods    int
+	i       int
+	peer    peer
+	gen     int64             // the Deployment's generation before the change
+	current map[string]string // uid → name of the web pods running before the change
+}
+
+// latency runs p against a fresh namespace with a Deployment of `pods` replicas and
+// times `changes` edits of its ConfigMap, spaced 1–2 s apart as a user makes them.
+func (b *bench) latency(ctx context.Context, p peer, pods, changes int) (latencyResult, error) {
+	res := latencyResult{Peer: p.Name, Pods: pods, Rollout: p.Rollout}
+	ns := fmt.Sprintf("bench-%s-%d", p.slug(), pods)
+	k := b.kube
+	if err := k.namespace(ctx, ns); err != nil {
+		return res, err
+	}
+	defer func() { go k.do(context.Background(), http.MethodDelete, "/api/v1/namespaces/"+ns, nil, nil) }() //nolint:errcheck // best effort
+	if err := k.deployment(ctx, ns, pods); err != nil {
+		return res, err
+	}
+	if err := b.waitPods(ctx, ns, pods); err != nil {
+		return res, err
+	}
+	cm := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "web-config", "annotations": map[string]string{"magalix.com/podDeleteMatch": "app=web"}},
+		"data":     map[string]string{"v": "0"}}
+	if err := k.do(ctx, http.MethodPost, "/api/v1/namespaces/"+ns+"/configmaps", cm, nil); err != nil {
+		return res, err
+	}
+	r, err := b.startPeer(p, ns, b.proxyURL)
+	if err != nil {
+		return res, err
+	}
+	defer r.stop()
+	if p.Kind == "cuscon" {
+		if _, err := waitHTTP(ctx, r.proc, "http://"+r.listen+"/readyz"); err != nil {
+			return res, err
+		}
+	}
+	lat, err := b.measureChanges(ctx, p, r, ns, pods, changes)
+	lat.Peer, lat.Pods, lat.Rollout = res.Peer, res.Pods, res.Rollout
+	return lat, err
+}
+
+// measureChanges watches ns independently of the peer, warms the peer up with a change
+// it must act on, then makes `changes` changes, each 1–2 s after the previous one.
+func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns string, pods, changes int) (latencyResult, error) {
+	var res latencyResult
+	k := b.kube
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := make(chan seen, 8192)
+	for _, w := range []struct{ path, kind string }{
+		{"/api/v1/namespaces/" + ns + "/pods", "pod"},
+		{"/api/v1/namespaces/" + ns + "/configmaps", "cm"},
+		{"/apis/apps/v1/namespaces/" + ns + "/deployments", "deploy"},
+	} {
+		rv, err := k.listRV(ctx, w.path)
+		if err != nil {
+			return res, err
+		}
+		if err := k.watch(wctx, w.path, rv, w.kind, events); err != nil {
+			return res, err
+		}
+	}
+	if p.Kind == "python" { // it logs this line just before it opens its watch
+		poll(ctx, 30*time.Second, "the script's start", func() bool { //nolint:errcheck // the warm-up below decides
+			log, _ := os.ReadFile(r.proc.Log)
+			return strings.Contains(string(log), "Starting the service")
+		})
+		time.Sleep(500 * time.Millisecond)
+	}
+	// Warm-up: the first change is repeated until the peer acts on it (the script and
+	// Reloader say nothing when they are ready), and not counted.
+	rng := rand.New(rand.NewPCG(uint64(pods), 13))
+	var last time.Time
+	for try := 0; ; try++ {
+		last = time.Now()
+		res.Warmups++
+		_, _, _, err := b.oneChange(ctx, change{ns: ns, pods: pods, i: -1 - try, peer: p}, events, 5*time.Second)
+		if err == nil {
+			break
+		}
+		if try == 10 || (r != nil && r.proc.Exited()) {
+			return res, fmt.Errorf("%s never reacted: %w\n%s", p.Name, err, tail(r))
+		}
+	}
+	for i := 1; i <= changes; i++ {
+		// Spaced as a user makes them: 1–2 s after the previous change, and not before
+		// the previous restart's replacements are Ready.
+		time.Sleep(time.Until(last.Add(time.Second + time.Duration(rng.Int64N(int64(time.Second))))))
+		last = time.Now()
+		pf, first, lastAct, err := b.oneChange(ctx, change{ns: ns, pods: pods, i: i, peer: p}, events, 60*time.Second)
+		if err != nil {
+			return res, fmt.Errorf("change %d: %w\n%s", i, err, tail(r))
+		}
+		res.PatchFirst = append(res.PatchFirst, pf)
+		res.First = append(res.First, first)
+		res.Last = append(res.Last, lastAct)
+	}
+	return res, nil
+}
+
+// oneChange makes change c and waits, through the watch events, for the update, the
+// peer's first action, every pod that was running to be marked for deletion, and as
+// many Ready replacements. It returns PATCH → first action, update seen → first action
+// and update seen → last pod marked.
+func (b *bench) oneChange(ctx context.Context, c change, events <-chan seen, timeout time.Duration) (time.Duration, time.Duration, time.Duration, error) {
+	var err error
+	if c.current, err = b.podNames(ctx, c.ns); err != nil {
+		return 0, 0, 0, err
+	}
+	var d object
+	if err := b.kube.do(ctx, http.MethodGet, "/apis/apps/v1/namespaces/"+c.ns+"/deployments/web", nil, &d); err != nil {
+		return 0, 0, 0, err
+	}
+	c.gen = d.Metadata.Generation
+	v := strconv.Itoa(c.i)
+	patch := map[string]any{"data": map[string]string{"v": v}}
+	patched := time.Now()
+	if err := b.kube.do(ctx, http.MethodPatch, "/api/v1/namespaces/"+c.ns+"/configmaps/web-config", patch, nil); err != nil {
+		return 0, 0, 0, err
+	}
+	var updated, first, lastDel time.Time
+	deleted := map[string]bool{}
+	ready := map[string]bool{}
+	expire := time.After(timeout)
+	for updated.IsZero() || first.IsZero() || len(deleted) < len(c.current) || len(ready) < c.pods {
+		var ev seen
+		select {
+		case ev = <-events:
+		case <-expire:
+			return 0, 0, 0, fmt.Errorf("timed out: update seen %v, first action seen %v, %d of %d deleted, %d of %d ready",
+				!updated.IsZero(), !first.IsZero(), len(deleted), len(c.current), len(ready), c.pods)
+		}
+		uid := ev.obj.Metadata.UID
+		_, wasRunning := c.current[uid]
+		switch {
+		case ev.kind == "cm" && ev.obj.Data["v"] == v && updated.IsZero():
+			updated = ev.at
+			if c.peer.Kind == "floor" {
+				go b.floor(c)
+			}
+		case ev.kind == "deploy" && c.peer.Rollout && ev.obj.Metadata.Generation > c.gen && first.IsZero():
+			first = ev.at
+		case ev.kind == "pod" && wasRunning && !deleted[uid] && (ev.typ == "DELETED" || ev.obj.Metadata.DeletionTimestamp != nil):
+			deleted[uid] = true
+			if first.IsZero() && !c.peer.Rollout {
+				first = ev.at
+			}
+			lastDel = ev.at
+		case ev.kind == "pod" && !wasRunning && ev.typ != "DELETED" && ev.obj.ready():
+			ready[uid] = true
+		}
+	}
+	return first.Sub(patched), first.Sub(updated), lastDel.Sub(updated), nil
+}
+
+// floor is the limit a controller behind the same proxy could reach: the moment the
+// independent watch sees the update, it sends one pod LIST (mode "list") and then every
+// DELETE at once, or the DELETEs alone for pods it already knows (mode "known").
+func (b *bench) floor(c change) {
+	names := c.current
+	if c.peer.Floor == "list" {
+		var l struct{ Items []object }
+		// resourceVersion=0, as cuscon lists: served from the watch cache at once, where a
+		// consistent read first waits for the cache to catch up with etcd.
+		if proxyDo(http.MethodGet, b.proxyURL+"/api/v1/namespaces/"+c.ns+"/pods?labelSelector=app%3Dweb&resourceVersion=0", &l) != nil {
+			return
+		}
+		names = map[string]string{}
+		for _, p := range l.Items {
+			names[p.Metadata.UID] = p.Metadata.Name
+		}
+	}
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			proxyDo(http.MethodDelete, b.proxyURL+"/api/v1/namespaces/"+c.ns+"/pods/"+name, nil) //nolint:errcheck // seen on the watch
+		}()
+	}
+	wg.Wait()
+}
+
+// proxyClient talks to the kubectl proxy for the floor, keeping connections open as a
+// controller would.
+var proxyClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
+
+// proxyDo sends a body-less request through the proxy and decodes a 2xx answer into out.
+func proxyDo(method, url string, out any) error {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := proxyClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d", method, url, resp.StatusCode)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// podNames returns uid → name of the web pods that are not terminating.
+func (b *bench) podNames(ctx context.Context, ns string) (map[string]string, error) {
+	var l struct{ Items []object }
+	if err := b.kube.do(ctx, http.MethodGet, "/api/v1/namespaces/"+ns+"/pods?labelSelector=app%3Dweb", nil, &l); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, p := range l.Items {
+		if p.Metadata.DeletionTimestamp == nil {
+			out[p.Metadata.UID] = p.Metadata.Name
+		}
+	}
+	return out, nil
+}
+
+// waitPods waits for n Ready web pods.
+func (b *bench) waitPods(ctx context.Context, ns string, n int) error {
+	return poll(ctx, 120*time.Second, fmt.Sprintf("%d ready pods", n), func() bool {
+		got, err := b.kube.readyPods(ctx, ns)
+		return err == nil && got == n
+	})
+}
+
+// tail is the end of a peer's log, for errors.
+func tail(r *running) string {
+	if r == nil || r.proc == nil {
+		return ""
+	}
+	return r.proc.Log + ":\n" + plane.Tail(r.proc.Log, 15)
+}
