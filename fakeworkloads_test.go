@@ -8,6 +8,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -42,10 +43,10 @@ type fakeWorkload struct {
 // template, spec is the pod spec as JSON.
 func (f *fakeAPI) putWorkload(kind, name string, annotations, template map[string]string, spec string) *fakeWorkload {
 	f.t.Helper()
-	w := &fakeWorkload{Kind: kind, Metadata: fakeMeta{Name: name, Namespace: f.ns, Annotations: annotations}}
+	w := &fakeWorkload{Kind: kind, Metadata: fakeMeta{Name: name, Namespace: f.ns, Annotations: maps.Clone(annotations)}}
 	w.Spec.Selector = map[string]any{"matchLabels": map[string]string{"app": name}}
 	w.Spec.Template.Metadata.Labels = map[string]string{"app": name}
-	w.Spec.Template.Metadata.Annotations = template
+	w.Spec.Template.Metadata.Annotations = maps.Clone(template) // patches change the stored copies only
 	w.Spec.Template.Spec = json.RawMessage(spec)
 	require.True(f.t, json.Valid(w.Spec.Template.Spec), "pod spec of %s", name)
 	f.mu.Lock()
