@@ -197,10 +197,10 @@ func TestPlanIsATableOrJSON(t *testing.T) {
 	var text bytes.Buffer
 	require.NoError(t, writePlan(&text, rows, "text"))
 	assert.Equal(t, strings.Join([]string{
-		"NAMESPACE  OBJECT          STRATEGY  RESTARTS                                              WHY",
-		`shop       configmap/web   delete    pod/web-0, pod/web-1 (skips pod/bare: no controller)  magalix.com/podDeleteMatch: "app=web"`,
-		`shop       configmap/all   -         refused: empty selector                               magalix.com/podDeleteMatch: ""`,
-		`shop       configmap/gone  -         nothing (does not exist)                              Deployment/app: configmap.reloader.stakater.com/reload`,
+		"NAMESPACE  OBJECT          WHY                                                     STRATEGY  RESTARTS",
+		`shop       configmap/web   magalix.com/podDeleteMatch: "app=web"                   delete    pod/web-0, pod/web-1 (skips pod/bare: no controller)`,
+		`shop       configmap/all   magalix.com/podDeleteMatch: ""                          -         refused: empty selector`,
+		`shop       configmap/gone  Deployment/app: configmap.reloader.stakater.com/reload  -         nothing (does not exist)`,
 		""}, "\n"), text.String())
 
 	var js bytes.Buffer

@@ -126,9 +126,9 @@ func writePlan(out io.Writer, rows []planRow, format string) error {
 		return enc.Encode(rows)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tOBJECT\tSTRATEGY\tRESTARTS\tWHY")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Object, cmp.Or(r.Strategy, "-"), restartsCell(r), r.Why)
+	fmt.Fprintln(tw, "NAMESPACE\tOBJECT\tWHY\tSTRATEGY\tRESTARTS")
+	for _, r := range rows { // the longest column last
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Object, r.Why, cmp.Or(r.Strategy, "-"), restartsCell(r))
 	}
 	return tw.Flush()
 }
