@@ -196,3 +196,30 @@ func keysOf(v objectView) []string {
 	}
 	return out
 }
+
+func TestReloaderRollsEachKindOfWorkloadAndSecretsOnlyWhenWatched(t *testing.T) {
+	for _, row := range []struct {
+		kind, plural string
+		secrets      bool
+		rolls        int
+	}{
+		{"StatefulSet", "statefulsets", true, 1},
+		{"DaemonSet", "daemonsets", true, 1},
+		{"StatefulSet", "statefulsets", false, 0}, // Secrets are not watched without --secrets
+	} {
+		t.Run(row.kind+fmt.Sprint(row.secrets), func(t *testing.T) {
+			f := reloaderFake(t, autoOn)
+			f.updateObject("secrets", "default", "db", func(s *fakeConfigMap) { s.Data = map[string]string{"password": "YQ=="} })
+			f.putWorkload(row.kind, "db", map[string]string{"secret.reloader.stakater.com/auto": "true"}, nil,
+				`{"volumes":[{"name":"pw","secret":{"secretName":"db"}}],"containers":[{"name":"db","volumeMounts":[{"name":"pw"}]}]}`)
+			startReloader(t, f, func(c *config) { c.Secrets = row.secrets })
+			f.updateObject("secrets", "default", "db", func(s *fakeConfigMap) { s.Data = map[string]string{"password": "Yg=="} })
+			if row.rolls > 0 { // Secrets have a watch of their own: the sentinel does not order them
+				f.waitUntil("db rolled", func() bool { return contains(f.rollouts, row.plural+"/db") })
+			}
+			rsettle(t, f)
+			assert.Equal(t, row.rolls, f.rolloutsOf(row.plural+"/db"))
+			assert.Zero(t, f.rolloutsOf("deployments/app"), "app uses no Secret")
+		})
+	}
+}
