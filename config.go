@@ -66,14 +66,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e := newEnvFlags("cuscon", "Usage: cuscon [flags]\n\nRestarts the pods a ConfigMap's annotation selects when its content changes.", out, getenv)
 	fs := e.fs
 	e.common(&c.commonConfig)
-	e.str(&c.Namespace, "namespace", "res_namespace", "default", "namespace whose ConfigMaps and pods are handled")
-	e.str(&c.Namespaces, "namespaces", "CUSCON_NAMESPACES", "", "comma-separated namespaces to handle instead of --namespace")
-	e.boolean(&c.AllNamespaces, "all-namespaces", "CUSCON_ALL_NAMESPACES", false, "handle every namespace (needs a ClusterRole)")
-	e.str(&c.WatchSelector, "watch-selector", "CUSCON_WATCH_SELECTOR", "", "label selector the watched ConfigMaps and Secrets must match (filtered by the server)")
-	e.boolean(&c.Secrets, "secrets", "CUSCON_SECRETS", false, "also watch Secrets carrying the annotation (needs list, watch, patch on secrets)")
-	e.str(&c.Annotation, "annotation", "CUSCON_ANNOTATION", "magalix.com/podDeleteMatch", "annotation holding the pod label selector")
+	e.decisionFlags(&c)
 	e.str(&c.State, "state", "CUSCON_STATE", "annotation", "where the last applied content hash is kept: annotation (on the object, survives restarts) or memory")
-	e.str(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update); the annotation "+strategyAnnotation+" overrides it per object")
 	e.integer(&c.MaxUnavailable, "max-unavailable", "CUSCON_MAX_UNAVAILABLE", 0, "delete/evict this many pods at a time, waiting for replacements to be Ready in between (0: all at once)")
 	e.duration(&c.ReadyTimeout, "ready-timeout", "CUSCON_READY_TIMEOUT", 5*time.Minute, "with --max-unavailable, how long to wait for replacements before stopping")
 	e.duration(&c.EvictTimeout, "evict-timeout", "CUSCON_EVICT_TIMEOUT", 5*time.Minute, "how long to keep retrying evictions a PodDisruptionBudget blocks")
@@ -81,7 +75,6 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e.integer(&c.RateLimit, "rate-limit", "CUSCON_RATE_LIMIT", 120, "at most this many restart actions (pods, workloads) a minute (0: no limit)")
 	e.boolean(&c.DryRun, "dry-run", "CUSCON_DRY_RUN", false, "decide and log everything, send every write with dryRun=All, change nothing")
 	e.boolean(&c.Events, "events", "CUSCON_EVENTS", true, "report restarts and refusals as Kubernetes Events")
-	e.boolean(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "also delete matching pods that no controller owns and nothing will recreate")
 	e.duration(&c.ShutdownTimeout, "shutdown-timeout", "CUSCON_SHUTDOWN_TIMEOUT", 10*time.Second, "on SIGTERM, how long requests under way may finish")
 	e.boolean(&c.LeaderElect, "leader-elect", "CUSCON_LEADER_ELECT", false, "elect one acting replica through a Lease; the others watch and wait")
 	e.str(&c.LeaseName, "lease-name", "CUSCON_LEASE_NAME", "cuscon", "the Lease of the election")
@@ -90,7 +83,6 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e.duration(&c.LeaseDuration, "lease-duration", "CUSCON_LEASE_DURATION", 15*time.Second, "how long the others wait after the leader's last renewal")
 	e.duration(&c.RenewDeadline, "renew-deadline", "CUSCON_RENEW_DEADLINE", 10*time.Second, "how long the leader keeps failing to renew before it stops acting")
 	e.duration(&c.RetryPeriod, "retry-period", "CUSCON_RETRY_PERIOD", 2*time.Second, "how often the Lease is tried and renewed")
-	e.boolean(&c.ReloaderAnnotations, "reloader-annotations", "CUSCON_RELOADER_ANNOTATIONS", false, "also restart Deployments, StatefulSets and DaemonSets that opted in with stakater/Reloader's annotations (needs list, patch on them)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -123,6 +115,20 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		c.LeaseNamespace = c.Namespace
 	}
 	return c, nil
+}
+
+// decisionFlags defines the flags that decide what cuscon acts on and how: `cuscon plan`
+// honours them too, so that it shows what the controller so told would do.
+func (e *envFlags) decisionFlags(c *config) {
+	e.str(&c.Namespace, "namespace", "res_namespace", "default", "namespace whose ConfigMaps and pods are handled")
+	e.str(&c.Namespaces, "namespaces", "CUSCON_NAMESPACES", "", "comma-separated namespaces to handle instead of --namespace")
+	e.boolean(&c.AllNamespaces, "all-namespaces", "CUSCON_ALL_NAMESPACES", false, "handle every namespace (needs a ClusterRole)")
+	e.str(&c.WatchSelector, "watch-selector", "CUSCON_WATCH_SELECTOR", "", "label selector the watched ConfigMaps and Secrets must match (filtered by the server)")
+	e.boolean(&c.Secrets, "secrets", "CUSCON_SECRETS", false, "also watch Secrets carrying the annotation (needs list, watch, patch on secrets)")
+	e.str(&c.Annotation, "annotation", "CUSCON_ANNOTATION", "magalix.com/podDeleteMatch", "annotation holding the pod label selector")
+	e.str(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update); the annotation "+strategyAnnotation+" overrides it per object")
+	e.boolean(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "also delete matching pods that no controller owns and nothing will recreate")
+	e.boolean(&c.ReloaderAnnotations, "reloader-annotations", "CUSCON_RELOADER_ANNOTATIONS", false, "also restart Deployments, StatefulSets and DaemonSets that opted in with stakater/Reloader's annotations (needs list, patch on them)")
 }
 
 // syncConfig is what `cuscon sync` can be told.

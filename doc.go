@@ -22,5 +22,6 @@
 // keydigest.go; reloaderctl.go, reloadercheck.go, workloadlist.go, reloaderexec.go carry
 // it out), events.go, metrics.go, server.go (probes),
 // leader.go (Lease election), incluster.go, log.go, backoff.go, types.go; sync.go,
-// reload.go and atomic.go for `cuscon sync`.
+// reload.go and atomic.go for `cuscon sync`; plan.go and planview.go for `cuscon plan`,
+// which lists what a change of each object would restart, changing nothing.
 package main

@@ -98,39 +98,43 @@ type fakeAPI struct {
 	addr string
 	srv  *http.Server
 
-	mu             sync.Mutex
-	notify         chan struct{} // closed and replaced on every state change
-	rv             int
-	compacted      int                       // watches from a resourceVersion below this get a 410 ERROR event
-	objects        map[string]*fakeConfigMap // by plural/namespace/name
-	pods           map[string]*fakePod       // by name; each knows its namespace
-	history        []fakeEvent
-	subs           map[*fakeSub]bool
-	scripts        []watchScript
-	lists          int      // ConfigMap list requests served
-	watches        []string // resourceVersion of each watch request, in order
-	deleted        []string // pods deleted, in order
-	deleteReqs     []string // every pod DELETE request, whatever its answer
-	patches        int
-	podLists       []string                 // labelSelector of each pod list, decoded
-	failDelete     map[string]int           // pod name -> plain-text 500 answers still to give
-	failLists      int                      // pod lists still to answer with a plain-text 503
-	cutLists       int                      // pod lists still to cut off mid-body
-	listGate       map[string]chan struct{} // namespace -> pod lists there wait for it to close
-	refuseDelete   map[string]bool          // pod name -> DELETEs refused with 403, as admission does
-	deleteGate     chan struct{}            // if set, DELETEs wait for it to close
-	evictBlock     map[string]int           // pod name -> 429 answers still to give to its eviction
-	evictions      []string                 // pods evicted, in order
-	dryRuns        []string                 // writes sent with dryRun=All: "DELETE pod", "PATCH configmap"...
-	rollouts       []string                 // workloads whose template was patched
-	paused         bool                     // whether Deployment "web" is paused
-	replace        bool                     // whether a deleted pod is replaced at once by a Ready one, as a ReplicaSet would
-	selectors      []string                 // labelSelector of every ConfigMap/Secret list and watch
-	events         []fakeEventRecord
-	leases         map[string]*lease // by name
-	leaseConflicts int               // Lease PUTs still to answer with 409
-	leaseGate      chan struct{}     // if set, Lease requests hang until it closes
-	uidSeq         int
+	mu              sync.Mutex
+	notify          chan struct{} // closed and replaced on every state change
+	rv              int
+	compacted       int                       // watches from a resourceVersion below this get a 410 ERROR event
+	objects         map[string]*fakeConfigMap // by plural/namespace/name
+	pods            map[string]*fakePod       // by name; each knows its namespace
+	history         []fakeEvent
+	subs            map[*fakeSub]bool
+	scripts         []watchScript
+	lists           int      // ConfigMap list requests served
+	watches         []string // resourceVersion of each watch request, in order
+	deleted         []string // pods deleted, in order
+	deleteReqs      []string // every pod DELETE request, whatever its answer
+	patches         int
+	podLists        []string                 // labelSelector of each pod list, decoded
+	failDelete      map[string]int           // pod name -> plain-text 500 answers still to give
+	failLists       int                      // pod lists still to answer with a plain-text 503
+	cutLists        int                      // pod lists still to cut off mid-body
+	listGate        map[string]chan struct{} // namespace -> pod lists there wait for it to close
+	refuseDelete    map[string]bool          // pod name -> DELETEs refused with 403, as admission does
+	deleteGate      chan struct{}            // if set, DELETEs wait for it to close
+	evictBlock      map[string]int           // pod name -> 429 answers still to give to its eviction
+	evictions       []string                 // pods evicted, in order
+	dryRuns         []string                 // writes sent with dryRun=All: "DELETE pod", "PATCH configmap"...
+	rollouts        []string                 // workloads whose template was patched
+	paused          bool                     // whether Deployment "web" is paused
+	replace         bool                     // whether a deleted pod is replaced at once by a Ready one, as a ReplicaSet would
+	selectors       []string                 // labelSelector of every ConfigMap/Secret list and watch
+	events          []fakeEventRecord
+	leases          map[string]*lease // by name
+	leaseConflicts  int               // Lease PUTs still to answer with 409
+	leaseGate       chan struct{}     // if set, Lease requests hang until it closes
+	uidSeq          int
+	workloads       map[string]*fakeWorkload // by plural/namespace/name (fakeworkloads_test.go)
+	workloadLists   int                      // workload list requests served
+	workloadPatches []string                 // plural/name of each stored workload patched
+	writes          []string                 // every request that is not a GET: "PATCH /api/v1/..."
 }
 
 // newFakeAPI starts a fake API serving namespace ns on a loopback port.
@@ -141,7 +145,7 @@ func newFakeAPI(t *testing.T, ns string) *fakeAPI {
 		objects: map[string]*fakeConfigMap{}, pods: map[string]*fakePod{},
 		subs: map[*fakeSub]bool{}, failDelete: map[string]int{}, evictBlock: map[string]int{},
 		listGate: map[string]chan struct{}{}, refuseDelete: map[string]bool{},
-		leases: map[string]*lease{},
+		leases: map[string]*lease{}, workloads: map[string]*fakeWorkload{},
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -32,6 +32,11 @@ var (
 func (f *fakeAPI) handle(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	dry := r.URL.Query().Get("dryRun") == "All"
+	if r.Method != http.MethodGet {
+		f.mu.Lock()
+		f.writes = append(f.writes, r.Method+" "+p)
+		f.mu.Unlock()
+	}
 	switch m := []string(nil); {
 	case r.Method == http.MethodGet && collection.MatchString(p) && r.URL.Query().Get("watch") == "true":
 		m = collection.FindStringSubmatch(p)
@@ -48,9 +53,14 @@ func (f *fakeAPI) handle(w http.ResponseWriter, r *http.Request) {
 		f.serveDelete(w, r, podItem.FindStringSubmatch(p)[2], dry, false)
 	case r.Method == http.MethodPost && eviction.MatchString(p):
 		f.serveDelete(w, r, eviction.FindStringSubmatch(p)[2], dry, true)
+	case r.Method == http.MethodGet && appsColl.MatchString(p):
+		m = appsColl.FindStringSubmatch(p)
+		f.serveWorkloadList(w, m[1], m[2])
 	case appsItem.MatchString(p):
 		m = appsItem.FindStringSubmatch(p)
-		f.serveWorkload(w, r, m[2], m[3], dry)
+		if !f.serveStoredWorkload(w, r, m[1], m[2], m[3], dry) {
+			f.serveWorkload(w, r, m[2], m[3], dry)
+		}
 	case r.Method == http.MethodPost && eventColl.MatchString(p):
 		f.serveEvent(w, r)
 	case leaseRoute.MatchString(p):

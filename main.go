@@ -1,5 +1,5 @@
-// main.go dispatches to the controller or to `cuscon sync`, wires the parts together,
-// and runs until SIGTERM or SIGINT. The configuration is read in config.go.
+// main.go dispatches to the controller, to `cuscon sync` or to `cuscon plan`, wires the
+// parts together, and runs until SIGTERM or SIGINT. The configuration is read in config.go.
 
 package main
 
@@ -24,6 +24,9 @@ var version = "dev"
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "sync" {
 		os.Exit(syncMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "plan" {
+		os.Exit(planMain(os.Args[2:]))
 	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	switch {
