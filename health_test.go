@@ -5,6 +5,9 @@
 package main
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -91,4 +94,34 @@ func TestLabelsAreEscapedAsTheTextFormatRequires(t *testing.T) {
 	}
 	assert.Equal(t, `{a="1",le="0.5"}`, withLabel(`{a="1"}`, "le", "0.5"))
 	assert.Equal(t, `{le="+Inf"}`, withLabel("", "le", "+Inf"))
+}
+
+func TestProbesAnswerTheReasonWhenTheyFail(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log, _ := newLogger(io.Discard, "text", 0)
+	h := newHealth()
+	addr, err := serveLimited(ctx, "127.0.0.1:0", defaultLimits, h.healthy, h.ready, newMetrics(), log)
+	require.NoError(t, err)
+	base := "http://" + addr
+	for _, row := range []struct {
+		path, body string
+		code       int
+	}{
+		{"/readyz", "no watcher started yet", http.StatusServiceUnavailable},
+		{"/healthz", "no watcher started yet", http.StatusServiceUnavailable},
+	} {
+		code, body := get(t, base+row.path)
+		assert.Equal(t, row.code, code, row.path)
+		assert.Contains(t, body, row.body, row.path)
+	}
+	h.listed(`configmaps in "default"`)
+	h.connected(`configmaps in "default"`, true)
+	for _, path := range []string{"/readyz", "/healthz"} {
+		code, body := get(t, base+path)
+		assert.Equal(t, http.StatusOK, code, path)
+		assert.Equal(t, "ok\n", body, path)
+	}
+	code, _ := get(t, base+"/nothing-here")
+	assert.Equal(t, http.StatusNotFound, code, "nothing else is served")
 }

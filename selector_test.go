@@ -6,6 +6,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -76,4 +77,43 @@ func TestSelectorsSplitAtCommasOutsideParentheses(t *testing.T) {
 	assert.Equal(t, []string{"a in (x,y)", " b=c"}, splitSelector("a in (x,y), b=c"))
 	assert.Nil(t, splitSelector("  "))
 	assert.Equal(t, []string{"a", ""}, splitSelector("a,"))
+}
+
+func TestLabelKeysAndValuesFollowKubernetesLimits(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	for _, row := range []struct {
+		sel string
+		ok  bool
+	}{
+		{long(63) + "=x", true},
+		{long(64) + "=x", false},
+		{"app=" + long(63), true},
+		{"app=" + long(64), false},
+		{long(253) + "/app=x", true},
+		{long(254) + "/app=x", false},
+		{"example.com/=x", false},
+		{"a.b-c_d=e.f-g_h", true},
+		{"APP=Web", true},
+		{"app=web/x", false},
+		{"app in (" + long(64) + ")", false},
+		{"app in (a, " + long(63) + ")", true},
+	} {
+		err := checkSelector(row.sel)
+		assert.Equal(t, row.ok, err == nil, "%.40q: %v", row.sel, err)
+	}
+}
+
+func TestOnlyLettersDigitsDashUnderscoreAndDotMakeALabel(t *testing.T) {
+	for _, r := range "azAZ09-_." {
+		assert.True(t, isLabelRune(r), "%q", r)
+	}
+	for _, r := range " /=!,()\t\n\x00é✓$" {
+		assert.False(t, isLabelRune(r), "%q", r)
+	}
+}
+
+func TestARequirementNeedsAKey(t *testing.T) {
+	for _, sel := range []string{"=x", "==x", "!=x", " in (a)", "!", "app=x, =y"} {
+		assert.Error(t, checkSelector(sel), "%q", sel)
+	}
 }
