@@ -98,10 +98,6 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	case c.State != "annotation" && c.State != "memory":
 		return c, fmt.Errorf("--state %q: want annotation or memory", c.State)
-	case !validStrategy(c.Strategy):
-		return c, fmt.Errorf("--strategy %q: want delete, evict or rollout", c.Strategy)
-	case c.Annotation == "" || c.Namespace == "":
-		return c, errors.New("--annotation and --namespace must not be empty")
 	case c.MaxUnavailable < 0 || c.RateLimit < 0:
 		return c, errors.New("--max-unavailable and --rate-limit must not be negative")
 	case c.LeaderElect && c.State != "annotation":
@@ -111,10 +107,25 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	case c.LeaderElect && c.LeaseDuration%time.Second != 0:
 		return c, errors.New("--lease-duration must be whole seconds: the Lease records seconds")
 	}
+	if err := c.checkDecisions(); err != nil {
+		return c, err
+	}
 	if c.LeaseNamespace == "" {
 		c.LeaseNamespace = c.Namespace
 	}
 	return c, nil
+}
+
+// checkDecisions refuses what decides behaviour and cannot work: an unknown strategy,
+// an empty annotation or namespace. The controller and `cuscon plan` both ask it.
+func (c config) checkDecisions() error {
+	switch {
+	case !validStrategy(c.Strategy):
+		return fmt.Errorf("--strategy %q: want delete, evict or rollout", c.Strategy)
+	case c.Annotation == "" || c.Namespace == "":
+		return errors.New("--annotation and --namespace must not be empty")
+	}
+	return nil
 }
 
 // decisionFlags defines the flags that decide what cuscon acts on and how: `cuscon plan`

@@ -48,12 +48,8 @@ func parsePlanConfig(args []string, getenv func(string) string, out io.Writer) (
 		return c, fmt.Errorf("unexpected arguments: %q", e.fs.Args())
 	case c.Output != "text" && c.Output != "json":
 		return c, fmt.Errorf("-o %q: want text or json", c.Output)
-	case !validStrategy(c.Strategy):
-		return c, fmt.Errorf("--strategy %q: want delete, evict or rollout", c.Strategy)
-	case c.Annotation == "" || c.Namespace == "":
-		return c, errors.New("--annotation and --namespace must not be empty")
 	}
-	return c, nil
+	return c, c.checkDecisions()
 }
 
 // planMain runs `cuscon plan` and returns its exit code.
