@@ -122,3 +122,25 @@ func TestSyncFlagsShareTheControllersCommonOnes(t *testing.T) {
 	assert.True(t, strings.HasPrefix(help.String(), "Usage: cuscon sync"))
 	assert.Contains(t, help.String(), "CUSCON_LISTEN_ADDRESS")
 }
+
+func TestTheControllerAndPlanRefuseTheSameDecisions(t *testing.T) {
+	ok := config{Strategy: "delete", Annotation: "a", Namespace: "n"}
+	assert.NoError(t, ok.checkDecisions())
+	for name, edit := range map[string]func(*config){
+		"unknown strategy":     func(c *config) { c.Strategy = "reboot" },
+		"empty annotation":     func(c *config) { c.Annotation = "" },
+		"empty namespace":      func(c *config) { c.Namespace = "" },
+		"strategy in capitals": func(c *config) { c.Strategy = "Delete" },
+	} {
+		c := ok
+		edit(&c)
+		assert.Error(t, c.checkDecisions(), name)
+		_, err := parsePlanConfig(planArgs(c), env(nil), &bytes.Buffer{})
+		assert.Error(t, err, "plan too: %s", name)
+	}
+}
+
+// planArgs are the plan flags that set c's decisions.
+func planArgs(c config) []string {
+	return []string{"--strategy=" + c.Strategy, "--annotation=" + c.Annotation, "-n=" + c.Namespace}
+}
