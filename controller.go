@@ -105,6 +105,7 @@ func (c *controller) changed(ctx context.Context, eventType string, obj *source)
 		c.mu.Lock()
 		delete(c.state, obj.key())
 		c.mu.Unlock()
+		c.countOwed() // a deleted object owes nothing
 		return
 	}
 	c.reconcile(ctx, obj)
@@ -184,7 +185,15 @@ func (c *controller) carryOut(ctx context.Context, obs observation, st objState,
 	if v.record {
 		c.record(ctx, log, obs.ref, obs.res, st)
 	}
-	c.countOwed()
+	if changesOwed(v.kind) {
+		c.countOwed() // O(objects): not for the events that change nothing owed
+	}
+}
+
+// changesOwed reports whether a verdict can change what is owed: a refusal, a restart
+// (which supersedes what was owed), content back to what was applied, or forgetting.
+func changesOwed(k verdictKind) bool {
+	return k == refuseSelector || k == refuseStrategy || k == restartAll || k == resumeOwed || k == unchanged || k == forget
 }
 
 // finished is told by the executor how a request ended. A complete restart is recorded;

@@ -125,7 +125,7 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 	req := restartRequest{src: obs.ref, res: obs.res, key: obs.key, selector: obs.selector,
 		strategy: strategy, hash: obs.hash, attempt: attempt}
 	kind := restartAll
-	if st.owed != nil && st.owed.Hash == obs.hash && !st.owed.All && st.applied != obs.hash {
+	if st.owed != nil && st.owed.Hash == obs.hash && !st.owed.All {
 		kind, req.only = resumeOwed, st.owed.Pods
 	} else {
 		st.owed = nil // superseded by a newer change, or owed in full

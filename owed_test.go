@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -59,4 +60,23 @@ func TestLogFieldsNameTheKindOfObject(t *testing.T) {
 	}
 	_, err := strategyOf(observation{strategy: "restart", hasStrategy: true}, "delete")
 	assert.ErrorContains(t, err, `cuscon.dev/strategy "restart": want delete, evict or rollout`)
+}
+
+func TestADeletedObjectOwesNothing(t *testing.T) {
+	c := newTestController()
+	c.state["configmaps/default/web"] = objState{owed: &owedWork{Hash: "h2", Pods: []string{"u1"}}}
+	c.countOwed()
+	objects, _ := owedGauges(t, c)
+	assert.Equal(t, 1.0, objects)
+	c.changed(context.Background(), "DELETED", cm("web", "h2", sel("app=web")))
+	objects, pods := owedGauges(t, c)
+	assert.Equal(t, 0.0, objects)
+	assert.Equal(t, 0.0, pods)
+}
+
+func TestOnlyVerdictsThatCanChangeWhatIsOwedRecountIt(t *testing.T) {
+	for k, want := range map[verdictKind]bool{ignore: false, baseline: false, alreadyPending: false, stillOwed: false,
+		unchanged: true, forget: true, refuseSelector: true, refuseStrategy: true, restartAll: true, resumeOwed: true} {
+		assert.Equal(t, want, changesOwed(k), "verdict %d", k)
+	}
 }
