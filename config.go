@@ -4,11 +4,13 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -28,30 +30,39 @@ type commonConfig struct {
 // config is everything cuscon can be told.
 type config struct {
 	commonConfig
-	Namespace         string
-	Namespaces        string
-	AllNamespaces     bool
-	WatchSelector     string
-	Secrets           bool
-	Annotation        string
-	State             string
-	Strategy          string
-	MaxUnavailable    int
-	ReadyTimeout      time.Duration
-	EvictTimeout      time.Duration
-	Debounce          time.Duration
-	RateLimit         int
-	DryRun            bool
-	Events            bool
-	DeleteUnownedPods bool
-	ShutdownTimeout   time.Duration
-	LeaderElect       bool
-	LeaseName         string
-	LeaseNamespace    string
-	Identity          string
-	LeaseDuration     time.Duration
-	RenewDeadline     time.Duration
-	RetryPeriod       time.Duration
+	Namespace     string
+	Namespaces    string
+	AllNamespaces bool
+	WatchSelector string
+	Secrets       bool
+	Annotation    string
+	State         string
+	Strategy      string
+	// OverrideStrategies lists, comma-separated, the strategies an object's strategy
+	// annotation may choose instead of Strategy.
+	OverrideStrategies string
+	MaxUnavailable     int
+	ReadyTimeout       time.Duration
+	EvictTimeout       time.Duration
+	Debounce           time.Duration
+	RateLimit          int
+	DryRun             bool
+	Events             bool
+	DeleteUnownedPods  bool
+	ShutdownTimeout    time.Duration
+	LeaderElect        bool
+	LeaseName          string
+	LeaseNamespace     string
+	Identity           string
+	LeaseDuration      time.Duration
+	RenewDeadline      time.Duration
+	RetryPeriod        time.Duration
+	// DigestKeySecret names the Secret, in cuscon's own namespace, that holds the key of
+	// the Reloader mode's Secret digests.
+	DigestKeySecret string
+	// PodNamespace is cuscon's own namespace: with Identity, its own pod, and the
+	// workload that runs it, are never restarted.
+	PodNamespace string
 	// ReloaderAnnotations honours stakater/Reloader's annotations on workloads too.
 	ReloaderAnnotations bool
 }
@@ -79,7 +90,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	e.boolean(&c.LeaderElect, "leader-elect", "CUSCON_LEADER_ELECT", false, "elect one acting replica through a Lease; the others watch and wait")
 	e.str(&c.LeaseName, "lease-name", "CUSCON_LEASE_NAME", "cuscon", "the Lease of the election")
 	e.str(&c.LeaseNamespace, "lease-namespace", "CUSCON_LEASE_NAMESPACE", "", "the Lease's namespace (default: --namespace)")
-	e.str(&c.Identity, "identity", "POD_NAME", hostname(), "this replica's name in the election")
+	e.str(&c.Identity, "identity", "POD_NAME", hostname(), "this replica's name in the election, and its pod's name: cuscon never restarts that pod nor the workload that runs it")
+	e.str(&c.DigestKeySecret, "digest-key-secret", "CUSCON_DIGEST_KEY_SECRET", "cuscon-digest-key", "with --reloader-annotations and --secrets: the Secret, in cuscon's own namespace, holding the key its Secret digests are made with (created if missing; needs get and create on it)")
+	e.str(&c.PodNamespace, "pod-namespace", "POD_NAMESPACE", "", "cuscon's own namespace (default: its ServiceAccount's, if mounted)")
 	e.duration(&c.LeaseDuration, "lease-duration", "CUSCON_LEASE_DURATION", 15*time.Second, "how long the others wait after the leader's last renewal")
 	e.duration(&c.RenewDeadline, "renew-deadline", "CUSCON_RENEW_DEADLINE", 10*time.Second, "how long the leader keeps failing to renew before it stops acting")
 	e.duration(&c.RetryPeriod, "retry-period", "CUSCON_RETRY_PERIOD", 2*time.Second, "how often the Lease is tried and renewed")
@@ -113,7 +126,20 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if c.LeaseNamespace == "" {
 		c.LeaseNamespace = c.Namespace
 	}
+	if c.PodNamespace == "" {
+		c.PodNamespace = serviceAccountNamespace(c.ServiceAccountDir)
+	}
 	return c, nil
+}
+
+// serviceAccountNamespace is the namespace the kubelet mounts beside the ServiceAccount
+// token (every container of a pod that mounts the token has it), or "".
+func serviceAccountNamespace(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "namespace"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // checkDecisions refuses what decides behaviour and cannot work: an unknown strategy,
@@ -122,6 +148,8 @@ func (c config) checkDecisions() error {
 	switch {
 	case !validStrategy(c.Strategy):
 		return fmt.Errorf("--strategy %q: want delete, evict or rollout", c.Strategy)
+	case slices.ContainsFunc(c.overrides(), func(s string) bool { return !validStrategy(s) }):
+		return fmt.Errorf("--override-strategies %q: want a comma-separated list of delete, evict and rollout", c.OverrideStrategies)
 	case c.Annotation == "" || c.Namespace == "":
 		return errors.New("--annotation and --namespace must not be empty")
 	}
@@ -138,8 +166,27 @@ func (e *envFlags) decisionFlags(c *config) {
 	e.boolean(&c.Secrets, "secrets", "CUSCON_SECRETS", false, "also watch Secrets carrying the annotation (needs list, watch, patch on secrets)")
 	e.str(&c.Annotation, "annotation", "CUSCON_ANNOTATION", "magalix.com/podDeleteMatch", "annotation holding the pod label selector")
 	e.str(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update); the annotation "+strategyAnnotation+" overrides it per object")
+	e.str(&c.OverrideStrategies, "override-strategies", "CUSCON_OVERRIDE_STRATEGIES", "delete,evict", "the strategies the annotation "+strategyAnnotation+" may choose instead of --strategy (comma-separated; empty: none). rollout restarts whole workloads, beyond the selected pods: allow it only if whoever may annotate a ConfigMap may do that")
 	e.boolean(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "also delete matching pods that no controller owns and nothing will recreate")
 	e.boolean(&c.ReloaderAnnotations, "reloader-annotations", "CUSCON_RELOADER_ANNOTATIONS", false, "also restart Deployments, StatefulSets and DaemonSets that opted in with stakater/Reloader's annotations (needs list, patch on them)")
+}
+
+// ownNamespace is where cuscon keeps what is its own (the digest key): its pod's
+// namespace, else the Lease's.
+func (c config) ownNamespace() string { return cmp.Or(c.PodNamespace, c.LeaseNamespace) }
+
+// overrides lists the strategies of --override-strategies.
+func (c config) overrides() []string { return splitList(c.OverrideStrategies) }
+
+// splitList splits a comma-separated list, dropping blanks and repeats.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // syncConfig is what `cuscon sync` can be told.
@@ -224,12 +271,7 @@ func (c config) scopes() []watchScope {
 	case c.AllNamespaces:
 		namespaces = []string{""}
 	case c.Namespaces != "":
-		namespaces = nil
-		for _, ns := range strings.Split(c.Namespaces, ",") {
-			if ns = strings.TrimSpace(ns); ns != "" && !slices.Contains(namespaces, ns) {
-				namespaces = append(namespaces, ns)
-			}
-		}
+		namespaces = splitList(c.Namespaces)
 	}
 	kinds := []resource{configMaps}
 	if c.Secrets {

@@ -34,6 +34,7 @@ func TestConfigurationsThatCannotWorkAreRefusedWithTheReason(t *testing.T) {
 		{"a twin int that is not one", nil, map[string]string{"CUSCON_RATE_LIMIT": "many"}, "env CUSCON_RATE_LIMIT"},
 		{"a twin duration that is not one", nil, map[string]string{"CUSCON_DEBOUNCE": "2"}, "env CUSCON_DEBOUNCE"},
 		{"arguments", []string{"frontend"}, nil, "unexpected arguments"},
+		{"an override that is no strategy", []string{"--override-strategies=delete,restart"}, nil, "--override-strategies"},
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			_, err := parseConfig(row.args, env(row.env), &bytes.Buffer{})
@@ -50,7 +51,8 @@ func TestEveryFlagHasAnEnvironmentTwinThatSetsItsDefault(t *testing.T) {
 		"CUSCON_STATE": "memory", "CUSCON_STRATEGY": "evict", "CUSCON_MAX_UNAVAILABLE": "2", "CUSCON_READY_TIMEOUT": "1m",
 		"CUSCON_EVICT_TIMEOUT": "2m", "CUSCON_DEBOUNCE": "0s", "CUSCON_RATE_LIMIT": "30", "CUSCON_DRY_RUN": "true",
 		"CUSCON_EVENTS": "false", "CUSCON_DELETE_UNOWNED_PODS": "true", "CUSCON_SHUTDOWN_TIMEOUT": "3s",
-		"CUSCON_LEASE_NAME": "l", "CUSCON_LEASE_NAMESPACE": "ops", "POD_NAME": "cuscon-0",
+		"CUSCON_LEASE_NAME": "l", "CUSCON_LEASE_NAMESPACE": "ops", "POD_NAME": "cuscon-0", "POD_NAMESPACE": "ops",
+		"CUSCON_OVERRIDE_STRATEGIES": "evict", "CUSCON_DIGEST_KEY_SECRET": "k",
 		"CUSCON_API_URL": "http://127.0.0.1:9001", "CUSCON_LISTEN_ADDRESS": ":9090", "CUSCON_LOG_FORMAT": "json", "CUSCON_LOG_LEVEL": "debug",
 	}
 	c, err := parseConfig(nil, env(twins), &bytes.Buffer{})
@@ -61,7 +63,7 @@ func TestEveryFlagHasAnEnvironmentTwinThatSetsItsDefault(t *testing.T) {
 		Namespace: "shop", Namespaces: "a,b", AllNamespaces: true, WatchSelector: "cuscon.dev/managed=true", Secrets: true,
 		Annotation: "x/y", State: "memory", Strategy: "evict", MaxUnavailable: 2, ReadyTimeout: time.Minute,
 		EvictTimeout: 2 * time.Minute, RateLimit: 30, DryRun: true, DeleteUnownedPods: true, ShutdownTimeout: 3 * time.Second,
-		LeaseName: "l", LeaseNamespace: "ops", Identity: "cuscon-0",
+		LeaseName: "l", LeaseNamespace: "ops", Identity: "cuscon-0", PodNamespace: "ops", OverrideStrategies: "evict", DigestKeySecret: "k",
 		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
 	}, c)
 	var help bytes.Buffer

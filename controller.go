@@ -249,11 +249,34 @@ func (c *controller) retryOwed(key, hash string) {
 
 // record writes the object's state into its annotations, if state is recorded: the hash
 // applied in full and, while a restart is incomplete, what it still owes. The write comes
-// back as a MODIFIED event with unchanged content, which restarts nothing.
+// back as a MODIFIED event with unchanged content, which restarts nothing. An object
+// whose annotations are near the API's bound (a tenant may pad them) may refuse a long
+// list of owed pods: the record then says "all are owed", which always fits where the
+// hash did; if even that is refused, an Event says that a restart of cuscon may restart
+// its pods again.
 func (c *controller) record(ctx context.Context, log *slog.Logger, ref objectRef, res resource, st objState) {
 	if !c.policy.recordState {
 		return
 	}
+	err := c.patchRecord(ctx, ref, res, st)
+	if errorCode(err) == http.StatusUnprocessableEntity && st.owed != nil && !st.owed.All {
+		owed := *st.owed
+		owed.All, owed.Pods = true, nil
+		st.owed = &owed
+		err = c.patchRecord(ctx, ref, res, st)
+	}
+	switch {
+	case errorCode(err) == http.StatusUnprocessableEntity:
+		msg := fmt.Sprintf("Could not record what was applied: %v; a restart of cuscon may restart these pods again", err)
+		log.Warn(msg)
+		c.events.warn(ref, "RecordRefused", msg)
+	case err != nil:
+		log.Warn("Could not record applied content hash (needs patch on "+res.Plural+", or run with --state=memory)", "err", err)
+	}
+}
+
+// patchRecord sends the record of st as one merge patch of the object's annotations.
+func (c *controller) patchRecord(ctx context.Context, ref objectRef, res resource, st objState) error {
 	annotations := map[string]any{hashAnnotation: st.applied, owedAnnotation: nil}
 	if st.owed != nil {
 		owed := *st.owed
@@ -264,10 +287,7 @@ func (c *controller) record(ctx context.Context, log *slog.Logger, ref objectRef
 		annotations[owedAnnotation] = string(b)
 	}
 	patch := map[string]any{"metadata": map[string]any{"annotations": annotations}}
-	err := c.api.call(ctx, http.MethodPatch, objectPath(res, ref.Namespace, ref.Name), dryRunQuery(c.dryRun), "application/merge-patch+json", patch, nil)
-	if err != nil {
-		log.Warn("Could not record applied content hash (needs patch on "+res.Plural+", or run with --state=memory)", "err", err)
-	}
+	return c.api.call(ctx, http.MethodPatch, objectPath(res, ref.Namespace, ref.Name), dryRunQuery(c.dryRun), "application/merge-patch+json", patch, nil)
 }
 
 // countOwed sets the gauges of what is owed: objects refused or incomplete, and pods.

@@ -8,6 +8,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -58,8 +60,10 @@ type observation struct {
 
 // policy is the part of the configuration decisions depend on.
 type policy struct {
-	strategy    string // the default strategy
-	recordState bool   // the applied hash is recorded on the object
+	strategy string // the default strategy
+	// overrides are the strategies an object's strategy annotation may choose instead.
+	overrides   []string
+	recordState bool // the applied hash is recorded on the object
 }
 
 // verdictKind names what the controller must do.
@@ -117,7 +121,7 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 		st.refused = attempt
 		return st, verdict{kind: refuseSelector, err: err}
 	}
-	strategy, err := strategyOf(obs, p.strategy)
+	strategy, err := chooseStrategy(obs.strategy, obs.hasStrategy, p.strategy, p.overrides)
 	if err != nil {
 		st.refused = attempt
 		return st, verdict{kind: refuseStrategy, err: err}
@@ -199,15 +203,22 @@ func retryDelay(tries int, p backoffPolicy) time.Duration {
 	return min(d, p.Max)
 }
 
-// strategyOf is the object's strategy annotation if it has one, else the default.
-func strategyOf(obs observation, def string) (string, error) {
-	if !obs.hasStrategy {
+// chooseStrategy returns the strategy an object asks for with its strategy annotation
+// (value, if set), or the default def. An object may choose only what the operator
+// allowed (allowed, from --override-strategies): whoever may annotate a ConfigMap must not
+// gain the rollout of a whole workload, whose pods reach beyond its selector, when the
+// operator chose delete. Both modes and `cuscon plan` ask it.
+func chooseStrategy(value string, set bool, def string, allowed []string) (string, error) {
+	switch {
+	case !set || value == def:
 		return def, nil
+	case !validStrategy(value):
+		return "", fmt.Errorf("%s %q: want delete, evict or rollout; nothing restarted", strategyAnnotation, value)
+	case !slices.Contains(allowed, value):
+		return "", fmt.Errorf("%s %q: not a strategy objects may choose here (--override-strategies %q); nothing restarted",
+			strategyAnnotation, value, strings.Join(allowed, ","))
 	}
-	if !validStrategy(obs.strategy) {
-		return "", fmt.Errorf("%s %q: want delete, evict or rollout; nothing restarted", strategyAnnotation, obs.strategy)
-	}
-	return obs.strategy, nil
+	return value, nil
 }
 
 // validStrategy reports whether s names a restart strategy.

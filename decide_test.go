@@ -125,7 +125,7 @@ func owedBy(sel string) *owedWork {
 func TestStrategyAnnotationOverridesTheDefault(t *testing.T) {
 	for _, s := range []string{"delete", "evict", "rollout"} {
 		obs := observed("app=frontend", "h2").with(func(o *observation) { o.strategy, o.hasStrategy = s, true })
-		_, v := decide(objState{applied: "h1"}, true, obs, policy{strategy: "delete"})
+		_, v := decide(objState{applied: "h1"}, true, obs, policy{strategy: "delete", overrides: []string{"evict", "rollout"}})
 		assert.Equal(t, s, v.req.strategy)
 	}
 	_, v := decide(objState{applied: "h1"}, true, observed("app=frontend", "h2"), policy{strategy: "evict"})

@@ -1,6 +1,7 @@
 // events.go reports what cuscon did as Kubernetes Events on the objects concerned, so
 // that `kubectl describe configmap` shows it. Events are sent from their own goroutine:
-// reporting never blocks or fails a restart, and is dropped when the API is unreachable.
+// reporting never blocks or fails a restart. What cannot be sent is held within bounds,
+// a share per namespace, so one namespace's flood of Events crowds out no other's.
 
 package main
 
@@ -9,16 +10,30 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 )
 
 // eventRecorder posts core/v1 Events. A nil *eventRecorder records nothing.
 type eventRecorder struct {
-	api    *apiClient
-	log    *slog.Logger
-	dryRun bool
-	queue  chan event
+	api     *apiClient
+	log     *slog.Logger
+	metrics *metrics
+	dryRun  bool
+	wake    chan struct{}
+
+	mu     sync.Mutex
+	queues map[string][]event // unsent, by namespace
+	order  []string           // namespaces with events, served in turn
+	queued int
 }
+
+// Bounds on unsent events: one namespace whose objects flood cuscon with refusals
+// fills its own share, and takes its oldest from the others only when all are full.
+const (
+	eventsPerNamespace = 64
+	maxQueuedEvents    = 1024
+)
 
 // event is one Event to post.
 type event struct {
@@ -28,9 +43,9 @@ type event struct {
 	message string
 }
 
-// newEventRecorder returns a recorder that holds up to 256 unsent events.
-func newEventRecorder(api *apiClient, log *slog.Logger, dryRun bool) *eventRecorder {
-	return &eventRecorder{api: api, log: log, dryRun: dryRun, queue: make(chan event, 256)}
+// newEventRecorder returns a recorder that holds unsent events within the bounds above.
+func newEventRecorder(api *apiClient, log *slog.Logger, m *metrics, dryRun bool) *eventRecorder {
+	return &eventRecorder{api: api, log: log, metrics: m, dryRun: dryRun, wake: make(chan struct{}, 1), queues: map[string][]event{}}
 }
 
 // normal reports something done.
@@ -43,6 +58,7 @@ func (r *eventRecorder) warn(obj objectRef, reason, message string) {
 	r.add(event{obj: obj, typ: "Warning", reason: reason, message: message})
 }
 
+// add queues e, never blocking: past the bounds, an event is dropped (and counted).
 func (r *eventRecorder) add(e event) {
 	if r == nil {
 		return
@@ -50,30 +66,93 @@ func (r *eventRecorder) add(e event) {
 	if r.dryRun {
 		e.message = "Dry run: " + e.message
 	}
-	select {
-	case r.queue <- e:
-	default:
-		r.log.Debug("Event queue full; dropping event", "reason", e.reason, "object", e.obj.Name)
+	r.mu.Lock()
+	dropped, ok := r.enqueueLocked(e)
+	r.mu.Unlock()
+	if !ok {
+		r.metrics.eventsDropped.inc()
+		r.log.Debug("Event queue full; dropping event", "reason", dropped.reason, "namespace", dropped.obj.Namespace, "object", dropped.obj.Name)
 	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueueLocked queues e in its namespace's queue; mu must be held. When that queue is
+// at its share, e is dropped; when all queues together are full, the oldest event of
+// the longest queue makes room, unless e's own is the longest. ok is false when an
+// event was dropped, which is returned.
+func (r *eventRecorder) enqueueLocked(e event) (dropped event, ok bool) {
+	ns := e.obj.Namespace
+	q := r.queues[ns]
+	if len(q) >= eventsPerNamespace {
+		return e, false
+	}
+	if r.queued >= maxQueuedEvents {
+		longest := ns
+		for n, other := range r.queues {
+			if len(other) > len(r.queues[longest]) {
+				longest = n
+			}
+		}
+		if longest == ns {
+			return e, false
+		}
+		dropped, ok = r.queues[longest][0], false
+		r.queues[longest] = r.queues[longest][1:]
+		r.queued--
+	} else {
+		ok = true
+	}
+	if len(q) == 0 {
+		r.order = append(r.order, ns)
+	}
+	r.queues[ns] = append(q, e)
+	r.queued++
+	return dropped, ok
+}
+
+// next takes the next event to post: the oldest of the next namespace in turn.
+func (r *eventRecorder) next() (event, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.order) > 0 {
+		ns := r.order[0]
+		r.order = r.order[1:]
+		q := r.queues[ns]
+		if len(q) == 0 {
+			delete(r.queues, ns)
+			continue
+		}
+		e := q[0]
+		if len(q) > 1 {
+			r.queues[ns] = q[1:]
+			r.order = append(r.order, ns)
+		} else {
+			delete(r.queues, ns)
+		}
+		r.queued--
+		return e, true
+	}
+	return event{}, false
 }
 
 // run posts queued events until ctx ends, then flushes what is left within a second.
 func (r *eventRecorder) run(ctx context.Context) {
 	for {
-		select {
-		case e := <-r.queue:
+		for e, ok := r.next(); ok && ctx.Err() == nil; e, ok = r.next() {
 			r.post(ctx, e)
+		}
+		select {
+		case <-r.wake:
 		case <-ctx.Done():
 			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			defer cancel()
-			for {
-				select {
-				case e := <-r.queue:
-					r.post(flush, e)
-				default:
-					return
-				}
+			for e, ok := r.next(); ok && flush.Err() == nil; e, ok = r.next() {
+				r.post(flush, e)
 			}
+			return
 		}
 	}
 }

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -46,7 +47,7 @@ func newEventSink(t *testing.T) (*eventSink, *apiClient) {
 func TestAnEventNamesTheObjectTheReasonAndWhatHappened(t *testing.T) {
 	sink, api := newEventSink(t)
 	log, _ := newLogger(io.Discard, "text", 0)
-	r := newEventRecorder(api, log, true)
+	r := newEventRecorder(api, log, newMetrics(), true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.run(ctx)
@@ -67,11 +68,11 @@ func TestAnEventNamesTheObjectTheReasonAndWhatHappened(t *testing.T) {
 
 func TestAFullEventQueueNeverBlocksARestart(t *testing.T) {
 	log, _ := newLogger(io.Discard, "text", 0)
-	r := newEventRecorder(nil, log, false) // never run: the queue only fills
+	r := newEventRecorder(nil, log, newMetrics(), false) // never run: the queues only fill
 	done := make(chan struct{})
 	go func() {
 		for range 1000 {
-			r.normal(objectRef{Name: "x"}, "Restarted", "m")
+			r.normal(objectRef{Namespace: "a", Name: "x"}, "Restarted", "m")
 		}
 		close(done)
 	}()
@@ -80,9 +81,29 @@ func TestAFullEventQueueNeverBlocksARestart(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("reporting blocked")
 	}
-	assert.Len(t, r.queue, cap(r.queue), "256 kept, the rest dropped")
+	assert.Len(t, r.queues["a"], eventsPerNamespace, "a namespace's share kept, the rest dropped")
+	assert.Equal(t, float64(1000-eventsPerNamespace), r.metrics.eventsDropped.series[""].value, "and counted")
 	var none *eventRecorder
 	none.warn(objectRef{}, "X", "with --events=false nothing is recorded")
+}
+
+func TestOneNamespacesFloodOfEventsCrowdsOutNoOther(t *testing.T) {
+	log, _ := newLogger(io.Discard, "text", 0)
+	r := newEventRecorder(nil, log, newMetrics(), false)
+	for i := range maxQueuedEvents / eventsPerNamespace { // every share full
+		for range eventsPerNamespace + 10 {
+			r.warn(objectRef{Namespace: fmt.Sprint("flood-", i), Name: "x"}, "InvalidSelector", "m")
+		}
+	}
+	r.normal(objectRef{Namespace: "quiet", Name: "web"}, "Restarted", "the one that matters")
+	var served []string
+	for e, ok := r.next(); ok; e, ok = r.next() {
+		served = append(served, e.obj.Namespace)
+	}
+	assert.Contains(t, served, "quiet", "room is made for a namespace with nothing queued")
+	assert.LessOrEqual(t, len(served), maxQueuedEvents)
+	assert.Equal(t, "flood-0", served[0])
+	assert.Equal(t, "flood-1", served[1], "namespaces are served in turn, not one queue first")
 }
 
 // appsAPI serves ReplicaSets owned by Deployments, as workloadOf reads them.

@@ -40,8 +40,9 @@ func (f *fakeAPI) servePodList(w http.ResponseWriter, r *http.Request, ns string
 		return
 	}
 	var items []*fakePod
+	name := nameSelected(r)
 	for _, p := range f.pods {
-		if err == nil && p.Metadata.Namespace == ns && matches(reqs, p.Metadata.Labels) {
+		if err == nil && p.Metadata.Namespace == ns && matches(reqs, p.Metadata.Labels) && (name == "" || p.Metadata.Name == name) {
 			items = append(items, p)
 		}
 	}

@@ -6,7 +6,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -44,6 +46,12 @@ func (f *fakeAPI) handle(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && collection.MatchString(p):
 		m = collection.FindStringSubmatch(p)
 		f.serveList(w, r, m[2], m[1])
+	case r.Method == http.MethodGet && item.MatchString(p):
+		m = item.FindStringSubmatch(p)
+		f.serveGet(w, m[2]+"/"+m[1]+"/"+m[3])
+	case r.Method == http.MethodPost && collection.MatchString(p):
+		m = collection.FindStringSubmatch(p)
+		f.serveCreate(w, r, m[2], m[1])
 	case r.Method == http.MethodPatch && item.MatchString(p):
 		m = item.FindStringSubmatch(p)
 		f.servePatch(w, r, m[2]+"/"+m[1]+"/"+m[3], dry)
@@ -148,6 +156,54 @@ func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request, plural, ns 
 	}
 }
 
+// maxAnnotationsSize is the apiserver's bound on an object's annotations, keys and
+// values together.
+const maxAnnotationsSize = 256 << 10
+
+// annotationsSize is what the apiserver counts of a: every key and value.
+func annotationsSize(a map[string]string) int {
+	n := 0
+	for k, v := range a {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// serveGet answers a GET of a stored ConfigMap or Secret.
+func (f *fakeAPI) serveGet(w http.ResponseWriter, key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	obj, ok := f.objects[key]
+	if !ok {
+		writeStatus(w, http.StatusNotFound, "NotFound", key+" not found")
+		return
+	}
+	_ = json.NewEncoder(w).Encode(obj)
+}
+
+// serveCreate answers a POST of a ConfigMap or Secret: stored and sent to watches as
+// ADDED, or 409 if one of that name exists.
+func (f *fakeAPI) serveCreate(w http.ResponseWriter, r *http.Request, plural, ns string) {
+	var obj fakeConfigMap
+	if json.NewDecoder(r.Body).Decode(&obj) != nil || obj.Metadata.Name == "" {
+		writeStatus(w, http.StatusBadRequest, "BadRequest", "bad object")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := plural + "/" + ns + "/" + obj.Metadata.Name
+	if _, ok := f.objects[key]; ok {
+		writeStatus(w, http.StatusConflict, "AlreadyExists", key+" already exists")
+		return
+	}
+	f.uidSeq++
+	obj.Metadata.Namespace, obj.Metadata.UID = ns, fmt.Sprintf("uid-%d", f.uidSeq)
+	f.objects[key] = &obj
+	f.emitLocked("ADDED", plural, &obj)
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(&obj)
+}
+
 func (f *fakeAPI) servePatch(w http.ResponseWriter, r *http.Request, key string, dry bool) {
 	var patch struct {
 		Metadata struct {
@@ -171,12 +227,12 @@ func (f *fakeAPI) servePatch(w http.ResponseWriter, r *http.Request, key string,
 		_ = json.NewEncoder(w).Encode(cm)
 		return
 	}
-	if cm.Metadata.Annotations == nil {
-		cm.Metadata.Annotations = map[string]string{}
+	merged := mergeAnnotations(maps.Clone(cm.Metadata.Annotations), patch.Metadata.Annotations)
+	if size := annotationsSize(merged); size > maxAnnotationsSize {
+		writeStatus(w, http.StatusUnprocessableEntity, "Invalid", fmt.Sprintf("metadata.annotations: Too long: must have at most %d bytes", maxAnnotationsSize))
+		return
 	}
-	for k, v := range patch.Metadata.Annotations {
-		cm.Metadata.Annotations[k] = v
-	}
+	cm.Metadata.Annotations = merged
 	f.patches++
 	f.emitLocked("MODIFIED", strings.SplitN(key, "/", 2)[0], cm)
 	_ = json.NewEncoder(w).Encode(cm)

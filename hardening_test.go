@@ -39,6 +39,51 @@ func TestCusconNeverRestartsItsOwnPod(t *testing.T) {
 	assert.NotContains(t, fx.deletedBesidesSentinels(), "cuscon-5f7-abcde")
 }
 
+// cusconReplicas adds cuscon's two replicas to the fake, as the HA manifests run them:
+// pods of ReplicaSet cuscon-5f7 of Deployment cuscon, labelled app=cuscon.
+func cusconReplicas(f *fakeAPI) {
+	for _, name := range []string{"cuscon-5f7-abcde", "cuscon-5f7-fghij"} {
+		f.addPodIn(f.ns, name, map[string]string{"app": "cuscon", "pod-template-hash": "5f7"}, "ReplicaSet/cuscon-5f7")
+	}
+}
+
+// asReplica runs cuscon as the first of cuscon's replicas, in the fake's namespace.
+func asReplica(c *config) { c.Identity, c.PodNamespace = "cuscon-5f7-abcde", "default" }
+
+func TestATenantCannotHaveCusconRestartItsReplicas(t *testing.T) {
+	for _, row := range []struct {
+		name     string
+		strategy string
+	}{{"delete", "delete"}, {"evict", "evict"}, {"rollout chosen by the operator", "rollout"}} {
+		t.Run(row.name, func(t *testing.T) {
+			f := newFakeAPI(t, "default")
+			cusconReplicas(f)
+			f.putConfigMap("sentinel", sel("app=sentinel"), msg("0"))
+			f.putConfigMap("evil", sel("app=cuscon"), msg("v1"))
+			fx := &fixture{t: t, f: f}
+			fx.log, fx.stop = startCuscon(t, f, func(c *config) { asReplica(c); c.Strategy = row.strategy })
+			fx.log.waitFor(t, `Synced configmaps in "default"`, 1)
+			f.putConfigMap("evil", sel("app=cuscon"), msg("v2"))
+			fx.log.waitFor(t, "Skipping cuscon-5f7-fghij: it is a replica of cuscon itself (Deployment/cuscon)", 1)
+			fx.log.waitFor(t, "Skipping cuscon-5f7-abcde: it is cuscon's own pod", 1)
+			fx.log.waitFor(t, "Restarted 0 of 2 pods matching app=cuscon", 1) // the job's end
+			assert.Empty(t, fx.deletedBesidesSentinels(), "neither replica")
+			f.snapshot(func() { assert.Empty(t, f.rollouts, "nor the Deployment that runs them") })
+		})
+	}
+}
+
+func TestAnObjectCannotChooseRolloutUnlessTheOperatorAllowedIt(t *testing.T) {
+	fx := newFixture(t, nil)
+	annotations := map[string]string{selectorKey: "app=frontend", strategyAnnotation: "rollout"}
+	fx.f.putConfigMap("frontend-config", annotations, msg("v2"))
+	ev := fx.f.waitEvent("ConfigMap/frontend-config", "InvalidStrategy")
+	assert.Contains(t, ev.Message, "not a strategy objects may choose here")
+	fx.settle()
+	assert.Empty(t, fx.deletedBesidesSentinels())
+	fx.f.snapshot(func() { assert.Empty(t, fx.f.rollouts) })
+}
+
 // owedLocked reads the cuscon.dev/owed record of frontend-config; the fake's lock is held
 // (as in waitUntil's condition).
 func (fx *fixture) owedLocked() *owedWork {
@@ -154,4 +199,19 @@ func TestDeletesAreSentTogetherNotOneAfterAnother(t *testing.T) {
 	fx.f.snapshot(func() { fx.f.deleteGate = nil })
 	close(gate)
 	fx.log.waitFor(t, "Restarted 3 of 3 pods", 1)
+}
+
+func TestAnObjectPaddedToTheAnnotationBoundStillGetsARecordOfWhatIsOwed(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.f.snapshot(func() { fx.f.refuseDelete["frontend-1"], fx.f.refuseDelete["frontend-2"] = true, true })
+	hash := contentHash(&source{Data: msg("v1")}) // as long as any hash
+	allOwed, _ := json.Marshal(owedWork{Hash: hash, All: true})
+	room := maxAnnotationsSize - annotationsSize(map[string]string{selectorKey: "app=frontend", hashAnnotation: hash,
+		owedAnnotation: string(allOwed), "pad": ""})
+	padded := map[string]string{selectorKey: "app=frontend", "pad": strings.Repeat("x", room)} // "all" fits exactly; two uids do not
+	fx.f.putConfigMap("frontend-config", padded, msg("v2"))
+	fx.f.waitEvent("ConfigMap/frontend-config", "RestartIncomplete")
+	fx.f.waitUntil("what is owed recorded", func() bool { return fx.owedLocked() != nil })
+	assert.True(t, fx.owed().All, "the short form: every pod restarts again rather than the record failing")
+	assert.NotContains(t, fx.log.String(), "RecordRefused")
 }

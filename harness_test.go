@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -73,19 +74,19 @@ var testBackoff = backoffPolicy{Initial: 5 * time.Millisecond, Max: 50 * time.Mi
 // metrics are served on a free loopback port, named in the log.
 func startCuscon(t *testing.T, f *fakeAPI, edit func(*config), tune ...func(*app)) (log *logSink, stop func()) {
 	t.Helper()
-	cfg := config{commonConfig: commonConfig{APIURL: f.url(), LogFormat: "text", LogLevel: "debug"},
-		Namespace: f.ns, Annotation: "magalix.com/podDeleteMatch", State: "annotation",
-		Strategy: "delete", Events: true, ReadyTimeout: waitTimeout, EvictTimeout: waitTimeout,
-		ShutdownTimeout: 2 * time.Second,
-		LeaseName:       "cuscon", LeaseNamespace: f.ns, Identity: "test", LeaseDuration: 2 * time.Second,
-		RenewDeadline: time.Second, RetryPeriod: 20 * time.Millisecond}
+	cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard) // the defaults users get
+	require.NoError(t, err)
+	cfg.commonConfig = commonConfig{APIURL: f.url(), LogFormat: "text", LogLevel: "debug"}
+	cfg.Namespace, cfg.LeaseNamespace, cfg.Identity = f.ns, f.ns, "test"
+	cfg.ReadyTimeout, cfg.EvictTimeout, cfg.ShutdownTimeout = waitTimeout, waitTimeout, 2*time.Second
+	cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod = 2*time.Second, time.Second, 20*time.Millisecond
 	if edit != nil {
 		edit(&cfg)
 	}
 	sink := newLogSink()
 	logger, err := newLogger(sink, cfg.LogFormat, -4)
 	require.NoError(t, err)
-	a, err := newApp(cfg, logger)
+	a, err := newApp(context.Background(), cfg, logger)
 	require.NoError(t, err)
 	a.exec.backoff, a.ctl.retry = testBackoff, testBackoff
 	a.exec.pollInterval = 5 * time.Millisecond

@@ -4,14 +4,17 @@
 package main
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // cmDigests returns the digests of a ConfigMap with data.
 func cmDigests(data map[string]string) *digests {
-	d := digestsOf(&source{Resource: configMaps, Data: data})
+	d := digestsOf(&source{Resource: configMaps, Data: data}, nil)
 	return &d
 }
 
@@ -23,11 +26,67 @@ func TestDigestsAreOfValuesNotData(t *testing.T) {
 	assert.NotEqual(t, a.full, b.full)
 	assert.Equal(t, absent, a.key("zzz"))
 	assert.Len(t, a.key("a"), 16, "64 bits in hex")
-	bin := digestsOf(&source{Resource: configMaps, BinaryData: map[string]string{"a": "1"}})
+	bin := digestsOf(&source{Resource: configMaps, BinaryData: map[string]string{"a": "1"}}, nil)
 	assert.NotEqual(t, absent, bin.key("a"), "binaryData keys count")
-	s1 := digestsOf(&source{Resource: secrets, Metadata: objectMeta{UID: "u1"}, Data: map[string]string{"pw": "x"}})
-	s2 := digestsOf(&source{Resource: secrets, Metadata: objectMeta{UID: "u2"}, Data: map[string]string{"pw": "x"}})
-	assert.NotEqual(t, s1.key("pw"), s2.key("pw"), "a Secret's digests are salted with its uid")
+}
+
+// secretDigests digests a Secret with uid and data under key.
+func secretDigests(key, uid string, data map[string]string) *digests {
+	d := digestsOf(&source{Resource: secrets, Metadata: objectMeta{UID: uid}, Data: data}, []byte(key))
+	return &d
+}
+
+func TestASecretsDigestsCannotBeRecomputedWithoutTheInstallationsKey(t *testing.T) {
+	pw := map[string]string{"password": "aHVudGVyMg=="}
+	d := secretDigests("key-1", "u1", pw)
+	// What anyone who may read workloads and Events knows: the uid, the key's name, and
+	// the digest formula of ConfigMaps, which are not keyed. None of it reproduces it.
+	assert.NotEqual(t, hex64(sum64("u1\x00password\x00aHVudGVyMg==")), strings.TrimPrefix(d.key("password"), keyedPrefix))
+	assert.NotEqual(t, cmDigests(pw).key("password"), strings.TrimPrefix(d.key("password"), keyedPrefix))
+	assert.NotEqual(t, d.key("password"), secretDigests("key-2", "u1", pw).key("password"), "another installation's key, another digest")
+	assert.Equal(t, d.key("password"), secretDigests("key-1", "u1", pw).key("password"), "the same key: stable across restarts")
+	assert.NotEqual(t, d.key("password"), secretDigests("key-1", "u2", pw).key("password"), "a Secret made again is a change")
+	assert.True(t, strings.HasPrefix(d.key("password"), keyedPrefix), "recorded as keyed")
+	assert.True(t, strings.HasPrefix(d.whole(), keyedPrefix))
+}
+
+func TestAnObjectWithTooManyKeysIsDigestedWhole(t *testing.T) {
+	many := map[string]string{}
+	for i := range maxKeyDigests + 1 {
+		many[fmt.Sprint("k", i)] = "v"
+	}
+	d := cmDigests(many)
+	assert.Nil(t, d.keys, "no per-key digests: one object costs a bounded amount")
+	assert.Equal(t, d.whole(), d.key("k1"), "every key reads as the whole object")
+	many["k300"] = "changed"
+	assert.NotEqual(t, d.key("k1"), cmDigests(many).key("k1"), "so any change is seen by every key a workload uses")
+	few := map[string]string{}
+	for i := range maxKeyDigests {
+		few[fmt.Sprint("k", i)] = "v"
+	}
+	assert.Len(t, cmDigests(few).keys, maxKeyDigests, "up to the bound, key by key")
+}
+
+func TestKeysWhoseNameHashesCollideAreBothWatched(t *testing.T) {
+	merged := func(kds ...keyDigest) []keyDigest { return mergeCollisions(kds) }
+	ab := merged(keyDigest{7, 1}, keyDigest{7, 2})
+	for _, row := range []struct {
+		name string
+		got  []keyDigest
+		same bool
+	}{
+		{"the other order", merged(keyDigest{7, 2}, keyDigest{7, 1}), true},
+		{"the second key changed", merged(keyDigest{7, 1}, keyDigest{7, 3}), false},
+		{"the first key changed", merged(keyDigest{7, 4}, keyDigest{7, 2}), false},
+		{"the second key gone", merged(keyDigest{7, 1}), false},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			require.Len(t, ab, 1, "one entry for both")
+			require.Len(t, row.got, 1)
+			assert.Equal(t, row.same, ab[0].value == row.got[0].value)
+		})
+	}
+	assert.Equal(t, []keyDigest{{1, 9}, {2, 8}}, merged(keyDigest{2, 8}, keyDigest{1, 9}), "no collision: sorted, kept")
 }
 
 func TestViewOfIsWhatTheWorkloadUses(t *testing.T) {

@@ -72,7 +72,7 @@ func run(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := newApp(cfg, log)
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -108,8 +108,9 @@ type app struct {
 // retryPolicy paces the rounds of pods a restart left: from a second to at most a minute.
 var retryPolicy = backoffPolicy{Initial: time.Second, Max: time.Minute}
 
-// newApp builds cuscon from cfg.
-func newApp(cfg config, log *slog.Logger) (*app, error) {
+// newApp builds cuscon from cfg. The one request it may make, for the digest key of the
+// Reloader mode with Secrets, is retried while it may pass, until ctx ends.
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	m := newMetrics()
 	api, base, err := connect(cfg.APIURL, cfg.InCluster, cfg.ServiceAccountDir, m)
 	if err != nil {
@@ -117,7 +118,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	}
 	a := &app{apiURL: base, metrics: m, health: newHealth(), sched: newScheduler(cfg.Debounce, log), grace: cfg.ShutdownTimeout}
 	if cfg.Events {
-		a.events = newEventRecorder(api, log, cfg.DryRun)
+		a.events = newEventRecorder(api, log, m, cfg.DryRun)
 	}
 	leading, lease := func() bool { return true }, func() time.Time { return time.Time{} }
 	if cfg.LeaderElect {
@@ -129,20 +130,27 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		leading, lease = a.elector.isLeader, a.elector.actingUntil
 	}
 	a.ctl = &controller{
-		api: api, log: log, annotation: cfg.Annotation, policy: policy{strategy: cfg.Strategy, recordState: cfg.State == "annotation"},
+		api: api, log: log, annotation: cfg.Annotation, policy: policy{strategy: cfg.Strategy, overrides: cfg.overrides(), recordState: cfg.State == "annotation"},
 		dryRun: cfg.DryRun, events: a.events, sched: a.sched, metrics: m,
 		leading: leading, retry: retryPolicy, state: map[string]objState{},
 	}
 	a.exec = &executor{
 		api: api, log: log, events: a.events, limiter: newRateLimiter(cfg.RateLimit), dryRun: cfg.DryRun,
-		deleteUnowned: cfg.DeleteUnownedPods, me: self{name: cfg.Identity}, maxUnavailable: cfg.MaxUnavailable,
+		deleteUnowned: cfg.DeleteUnownedPods, self: newSelfFinder(api, cfg.PodNamespace, cfg.Identity), maxUnavailable: cfg.MaxUnavailable,
 		parallel: 8, readyTimeout: cfg.ReadyTimeout, evictTimeout: cfg.EvictTimeout, pollInterval: time.Second,
 		backoff: defaultBackoff, done: a.ctl.finished, metrics: m, lease: lease,
 	}
 	if cfg.ReloaderAnnotations {
-		a.ctl.reloader = newReloaderMode(api, log, cfg.scopes())
+		var key []byte
+		if cfg.Secrets {
+			if key, err = digestKey(ctx, api, cfg, log); err != nil {
+				return nil, err
+			}
+		}
+		a.ctl.reloader = newReloaderMode(api, log, cfg.scopes(), key)
 		r := a.ctl.reloader
 		r.sched, r.events, r.leading, r.dryRun = a.sched, a.events, leading, cfg.DryRun
+		r.overrides, r.self = cfg.overrides(), a.exec.self
 	}
 	for _, scope := range cfg.scopes() {
 		w := newWatcher(api, scope, log, a.ctl, m, a.health)
@@ -154,6 +162,21 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		a.watchers = append(a.watchers, w)
 	}
 	return a, nil
+}
+
+// digestKey loads the digest key, retrying what may pass (the proxy starting, say).
+func digestKey(ctx context.Context, api *apiClient, cfg config, log *slog.Logger) ([]byte, error) {
+	bo := defaultBackoff.start()
+	for {
+		key, err := loadDigestKey(ctx, api, cfg.ownNamespace(), cfg.DigestKeySecret, cfg.DryRun)
+		if err == nil || errors.Is(err, errDigestKey) || !isTransient(err) {
+			return key, err
+		}
+		log.Warn("Could not read the digest key yet, retrying", "err", err)
+		if !bo.wait(ctx) {
+			return nil, err
+		}
+	}
 }
 
 // resync starts a new leader's term: what the controller knew as a follower is

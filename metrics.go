@@ -35,6 +35,7 @@ type metrics struct {
 	apiRequests, apiDuration                         *family
 	restarts, pods, reaction, restartsOwed, podsOwed *family
 	syncWrites, reloads                              *family
+	eventsDropped                                    *family
 }
 
 // newMetrics returns a registry with build info set and the leader gauge at 1.
@@ -59,6 +60,7 @@ func newMetrics() *metrics {
 	m.podsOwed = gauge("cuscon_pods_owed", "Pods still to restart for changes not fully applied.")
 	m.syncWrites = counter("cuscon_sync_writes_total", "cuscon sync: configurations written into the directory, or refused (result).")
 	m.reloads = counter("cuscon_reloads_total", "cuscon sync: reloads of the app, by result (ok, failed).")
+	m.eventsDropped = counter("cuscon_events_dropped_total", "Events not posted because too many were waiting (a share per namespace).")
 	m.buildInfo.set(1, "version", version, "goversion", runtime.Version())
 	m.leader.set(1)
 	return m

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -23,8 +24,9 @@ import (
 type planConfig struct {
 	config
 	Output string
-	// podName is cuscon's own pod (POD_NAME), which it never restarts.
-	podName string
+	// podName and podNamespace are cuscon's own pod (POD_NAME, POD_NAMESPACE), which
+	// it never restarts, nor the workload that runs it.
+	podName, podNamespace string
 }
 
 // parsePlanConfig reads the plan's flags; -n and -A are kubectl's short forms.
@@ -37,7 +39,7 @@ func parsePlanConfig(args []string, getenv func(string) string, out io.Writer) (
 	e.fs.StringVar(&c.Namespace, "n", c.Namespace, "short for --namespace")
 	e.fs.BoolVar(&c.AllNamespaces, "A", c.AllNamespaces, "short for --all-namespaces")
 	e.fs.StringVar(&c.Output, "o", "text", "output: text (a table) or json")
-	c.podName = getenv("POD_NAME")
+	c.podName, c.podNamespace = getenv("POD_NAME"), getenv("POD_NAMESPACE")
 	if err := e.fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -81,21 +83,32 @@ func makePlan(ctx context.Context, cfg planConfig, log *slog.Logger) ([]planRow,
 	if err != nil {
 		return nil, err
 	}
+	if cfg.podNamespace == "" {
+		cfg.podNamespace = serviceAccountNamespace(cfg.ServiceAccountDir)
+	}
+	me, err := findSelf(ctx, api, self{namespace: cfg.podNamespace, name: cfg.podName})
+	if err != nil {
+		return nil, err
+	}
+	p := policy{strategy: cfg.Strategy, overrides: cfg.overrides()}
 	scopes := cfg.scopes()
-	r := newReloaderMode(api, log, scopes) // its index is what the Reloader mode would know
+	// its index is what the Reloader mode would know; the plan shows no digest, so a key
+	// of its own does
+	r := newReloaderMode(api, log, scopes, []byte("cuscon plan"))
 	var rows []planRow
 	for _, scope := range scopes {
 		w := newWatcher(api, scope, log, nil, nil, nil)
 		w.labelSelector = cfg.WatchSelector
-		w.prepare = func(obj *source) { d := digestsOf(obj); obj.Keys = &d }
+		w.prepare = func(obj *source) { d := digestsOf(obj, r.key); obj.Keys = &d }
 		items, _, err := w.list(ctx)
 		if err != nil {
 			return nil, err
 		}
 		for i := range items {
-			r.index[items[i].key()] = infoOf(&items[i])
+			info := infoOf(&items[i])
+			r.putLocked(&items[i], &info)
 			if _, ok := items[i].Metadata.Annotations[cfg.Annotation]; ok {
-				rows = append(rows, articleRow(&items[i], cfg.Annotation, cfg.Strategy))
+				rows = append(rows, articleRow(&items[i], cfg.Annotation, p))
 			}
 		}
 	}
@@ -112,7 +125,7 @@ func makePlan(ctx context.Context, cfg planConfig, log *slog.Logger) ([]planRow,
 			}
 			err := listWorkloads(ctx, api, scope.namespace, func(w *workloadObj) {
 				if hasReloaderAnnotation(w) {
-					rows = append(rows, reloaderRows(w, nsLookup{r: r, ns: w.Metadata.Namespace}, kinds)...)
+					rows = append(rows, reloaderRows(w, r.index[w.Metadata.Namespace], r.lists, kinds, p.overrides, me)...)
 				}
 			})
 			if err != nil {
@@ -121,7 +134,7 @@ func makePlan(ctx context.Context, cfg planConfig, log *slog.Logger) ([]planRow,
 		}
 	}
 	for i := range rows {
-		if err := planPods(ctx, api, &rows[i], self{name: cfg.podName}, cfg.DeleteUnownedPods); err != nil {
+		if err := planPods(ctx, api, &rows[i], me, cfg.DeleteUnownedPods); err != nil {
 			return nil, err
 		}
 	}
@@ -152,8 +165,14 @@ func planPods(ctx context.Context, api *apiClient, row *planRow, me self, delete
 		t := "pod/" + pods[i].Metadata.Name // no workload to roll: deleted instead
 		w, ok, err := workloadOf(ctx, api, &pods[i])
 		switch {
-		case err != nil:
-			return err
+		case err != nil: // this row cannot say more; the others can
+			row.Note = cmp.Or(row.Note, fmt.Sprintf("the workload of %s could not be found: %v", pods[i].Metadata.Name, err))
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		case ok && w == me.workload:
+			continue
 		case ok:
 			t = w.String()
 		}

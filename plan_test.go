@@ -39,6 +39,8 @@ func TestPlanOfAnAnnotatedObjectIsWhatDecideWouldDoOnAChange(t *testing.T) {
 			planRow{Strategy: "evict", selector: "app=web"}, ""},
 		{"a Secret is planned as a ConfigMap is", secrets, sel("app=db"), "delete",
 			planRow{Strategy: "delete", selector: "app=db"}, ""},
+		{"a strategy the operator did not allow objects is refused", configMaps, map[string]string{selectorKey: "app=web", strategyAnnotation: "rollout"}, "delete",
+			planRow{}, `not a strategy objects may choose here`},
 		{"an unknown strategy is refused", configMaps, map[string]string{selectorKey: "app=web", strategyAnnotation: "recreate"}, "delete",
 			planRow{}, `cuscon.dev/strategy "recreate": want delete, evict or rollout`},
 		{"an empty selector is refused", configMaps, sel(""), "delete", planRow{}, errEmptySelector.Error()},
@@ -48,7 +50,7 @@ func TestPlanOfAnAnnotatedObjectIsWhatDecideWouldDoOnAChange(t *testing.T) {
 		{"a malformed selector is refused", configMaps, sel("app in (web"), "delete", planRow{}, "want a non-empty (v1, v2, ...)"},
 	} {
 		t.Run(row.name, func(t *testing.T) {
-			got := articleRow(annotatedSource(row.res, "cfg", row.annotations), selectorKey, row.strategy)
+			got := articleRow(annotatedSource(row.res, "cfg", row.annotations), selectorKey, policy{strategy: row.strategy, overrides: []string{"delete", "evict"}})
 			assert.Equal(t, "default", got.Namespace)
 			assert.Equal(t, keysFor(row.res).kind+"/cfg", got.Object)
 			assert.Equal(t, selectorKey+": "+`"`+row.annotations[selectorKey]+`"`, got.Why, "why names the annotation and its selector")
@@ -67,7 +69,7 @@ func TestPlanOfAnAnnotatedObjectIsWhatDecideWouldDoOnAChange(t *testing.T) {
 
 func TestPlanReadsTheAnnotationItIsTold(t *testing.T) {
 	obj := annotatedSource(configMaps, "cfg", map[string]string{"example.com/pods": "app=web", selectorKey: "!app"})
-	got := articleRow(obj, "example.com/pods", "delete")
+	got := articleRow(obj, "example.com/pods", policy{strategy: "delete"})
 	assert.Equal(t, "app=web", got.selector, "--annotation names the selector's key; the article's is then just an annotation")
 	assert.Equal(t, `example.com/pods: "app=web"`, got.Why)
 }
@@ -76,7 +78,7 @@ func TestPlanReadsTheAnnotationItIsTold(t *testing.T) {
 func planned(t *testing.T, w *workloadObj, objs sourceLookup, kinds ...resource) map[string]planRow {
 	t.Helper()
 	out := map[string]planRow{}
-	for _, r := range reloaderRows(w, objs, kinds) {
+	for _, r := range reloaderRows(w, objs, nil, kinds, []string{"delete", "evict"}, self{}) {
 		_, dup := out[r.Object]
 		require.False(t, dup, "one row per object and workload: %s", r.Object)
 		out[r.Object] = r
@@ -112,7 +114,7 @@ func TestPlanOfAnOptedInWorkloadSaysHowItUsesEachObject(t *testing.T) {
 			map[string]planRow{"configmap/app-config": {Strategy: "delete", Why: `Deployment/web: reloader.stakater.com/auto; volume "cfg"`, selector: "app=web"}}},
 		{"an unknown strategy is refused", map[string]string{reloaderAuto: "true", strategyAnnotation: "recreate"}, usesAppConfig, []resource{configMaps},
 			map[string]planRow{"configmap/app-config": {Why: `Deployment/web: reloader.stakater.com/auto; volume "cfg"`,
-				Refused: `cuscon.dev/strategy "recreate" on Deployment/web: want delete, evict or rollout; nothing restarted`}}},
+				Refused: `Deployment/web: cuscon.dev/strategy "recreate": want delete, evict or rollout; nothing restarted`}}},
 		{"a required object that does not exist restarts nothing", map[string]string{"configmap.reloader.stakater.com/reload": "gone"}, `{}`, []resource{configMaps},
 			map[string]planRow{"configmap/gone": {Why: "Deployment/web: configmap.reloader.stakater.com/reload",
 				Note: "does not exist, or --watch-selector leaves it out: nothing to compare; creating it restarts nothing (the pods wait for it)"}}},

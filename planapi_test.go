@@ -53,7 +53,7 @@ func brief(rows []planRow) []string {
 
 const (
 	bareSkipped  = "(skips pod/frontend-bare: no controller owns it, so nothing would recreate it (--delete-unowned-pods allows it))"
-	queueRefusal = `refused: cuscon.dev/strategy "recreate" on StatefulSet/queue: want delete, evict or rollout; nothing restarted`
+	queueRefusal = `refused: StatefulSet/queue: cuscon.dev/strategy "recreate": want delete, evict or rollout; nothing restarted`
 	missingNote  = "does not exist, or --watch-selector leaves it out: nothing to compare; creating it restarts nothing (the pods wait for it)"
 	broadRefusal = "refused: " + "it has no requirement a pod must meet (k=v, k==v, k in (...), or k), so it would select every pod of the namespace without the excluded labels; refused"
 )

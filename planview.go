@@ -40,12 +40,12 @@ const changeHash = "(changed)"
 
 // articleRow plans an object carrying the annotation: decide is asked what a change of
 // its content would do, as if cuscon had applied the content before.
-func articleRow(obj *source, annotation, strategy string) planRow {
+func articleRow(obj *source, annotation string, p policy) planRow {
 	obs := (&controller{annotation: annotation}).observe(obj)
 	obs.hash = changeHash
 	row := planRow{Namespace: obj.Metadata.Namespace, Object: keysFor(obj.Resource).kind + "/" + obj.Metadata.Name,
 		Why: annotation + ": " + strconv.Quote(obs.selector)}
-	_, v := decide(objState{}, true, obs, policy{strategy: strategy})
+	_, v := decide(objState{}, true, obs, p)
 	switch v.kind {
 	case refuseSelector, refuseStrategy:
 		row.Refused = v.err.Error()
@@ -57,16 +57,16 @@ func articleRow(obj *source, annotation, strategy string) planRow {
 
 // reloaderRows plans a workload that carries Reloader's annotations: one row for each
 // object of the kinds watched that it opted in to, with how it uses it.
-func reloaderRows(w *workloadObj, objs sourceLookup, kinds []resource) []planRow {
+func reloaderRows(w *workloadObj, objs sourceLookup, lists *listCache, kinds []resource, overrides []string, me self) []planRow {
 	t := w.target()
-	strategy, set := w.Metadata.Annotations[strategyAnnotation]
+	value, set := w.Metadata.Annotations[strategyAnnotation]
+	strategy, err := chooseStrategy(value, set, "rollout", overrides)
 	refused, sel := "", ""
 	switch {
-	case !set:
-		strategy = "rollout"
-	case !validStrategy(strategy):
-		refused = fmt.Sprintf("%s %q on %s: want delete, evict or rollout; nothing restarted", strategyAnnotation, strategy, t)
-		strategy = ""
+	case t == me.workload:
+		refused, strategy = t.String()+" runs cuscon itself; not restarted", ""
+	case err != nil:
+		refused = fmt.Sprintf("%s: %v", t, err)
 	case strategy != "rollout":
 		sel = w.Spec.Selector.String()
 		if err := checkSelector(sel); err != nil {
@@ -76,7 +76,12 @@ func reloaderRows(w *workloadObj, objs sourceLookup, kinds []resource) []planRow
 	}
 	var rows []planRow
 	for _, res := range kinds {
-		for ref, c := range optedIn(w, res, objs) {
+		concerns, err := optedIn(w, res, objs, lists)
+		if err != nil {
+			rows = append(rows, planRow{Namespace: t.Namespace, Object: "-", Why: t.String(), Refused: err.Error()})
+			continue
+		}
+		for ref, c := range concerns {
 			row := planRow{Namespace: t.Namespace, Object: ref, Strategy: strategy, Why: t.String() + ": " + c.why, Refused: refused}
 			info, _ := objs.get(res, c.name)
 			switch {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -80,14 +82,108 @@ func evictPod(ctx context.Context, api *apiClient, p *pod, dryRun bool) error {
 	return api.call(ctx, http.MethodPost, evictionPath(p), dryRunQuery(dryRun), "application/json", body, nil)
 }
 
-// self names cuscon's own pod, which it never restarts: its selector could match it.
-type self struct{ namespace, name string }
+// self is cuscon's own pod and the workload that runs it. cuscon restarts neither, nor
+// that workload's other pods: a selector or a Reloader annotation could name them, and
+// cuscon restarting itself (or its peers, or churning its own leader) is never what a
+// configuration change means.
+type self struct {
+	namespace, name string // "" when not known; an unknown namespace matches any
+	// workload runs cuscon's pods: its Deployment, StatefulSet or DaemonSet; zero
+	// until found (findSelf).
+	workload workload
+}
+
+// isOwnPod reports whether p is cuscon's own pod.
+func (me self) isOwnPod(p *pod) bool {
+	return me.name != "" && p.Metadata.Name == me.name && (me.namespace == "" || p.Metadata.Namespace == me.namespace)
+}
+
+// runs reports whether p belongs to the workload that runs cuscon: one of its replicas.
+func (me self) runs(p *pod) bool {
+	w, ok := ownerWorkload(p)
+	return ok && me.workload.Name != "" && w == me.workload
+}
+
+// ownerWorkload names the workload that runs p, from p alone: its controller, or, for a
+// ReplicaSet a Deployment made, that Deployment (the ReplicaSet is named after it and
+// the pod-template-hash label its pods carry). ok is false for a bare pod.
+func ownerWorkload(p *pod) (workload, bool) {
+	owner := controllerOf(&p.Metadata)
+	if owner == nil {
+		return workload{}, false
+	}
+	w := workload{Kind: owner.Kind, Namespace: p.Metadata.Namespace, Name: owner.Name}
+	if h := p.Metadata.Labels["pod-template-hash"]; owner.Kind == "ReplicaSet" && h != "" {
+		if d, ok := strings.CutSuffix(owner.Name, "-"+h); ok && d != "" {
+			w.Kind, w.Name = "Deployment", d
+		}
+	}
+	return w, true
+}
+
+// findSelf looks up cuscon's own pod, by name in its namespace, and learns which
+// workload runs it. A pod that is not there (cuscon runs outside the cluster) leaves
+// the workload unknown; an API that cannot be asked is an error.
+func findSelf(ctx context.Context, api *apiClient, me self) (self, error) {
+	if me.name == "" || me.namespace == "" {
+		return me, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
+	defer cancel()
+	var page podList
+	q := url.Values{"fieldSelector": {"metadata.name=" + me.name}}
+	if err := api.get(ctx, collectionPath(podResource, me.namespace), q, &page); err != nil {
+		return me, fmt.Errorf("look up cuscon's own pod %s/%s: %w", me.namespace, me.name, err)
+	}
+	for i := range page.Items {
+		if page.Items[i].Metadata.Name == me.name {
+			me.workload, _ = ownerWorkload(&page.Items[i])
+		}
+	}
+	return me, nil
+}
+
+// selfFinder remembers what findSelf learnt, asking again until it has an answer.
+type selfFinder struct {
+	api *apiClient
+
+	mu    sync.Mutex
+	me    self
+	found bool
+}
+
+// newSelfFinder returns a finder of the pod called name in namespace.
+func newSelfFinder(api *apiClient, namespace, name string) *selfFinder {
+	return &selfFinder{api: api, me: self{namespace: namespace, name: name}}
+}
+
+// get returns cuscon's own pod and workload, asking the API the first time. Until it
+// has an answer, nobody can tell cuscon's replicas from other pods: the error says so,
+// and the caller leaves the restart owed.
+func (f *selfFinder) get(ctx context.Context) (self, error) {
+	if f == nil {
+		return self{}, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.found {
+		return f.me, nil
+	}
+	me, err := findSelf(ctx, f.api, f.me)
+	if err != nil {
+		return me, err
+	}
+	f.me, f.found = me, true
+	return me, nil
+}
 
 // skipReason says why p must not be restarted, or "" if it may be.
 func skipReason(p *pod, me self, deleteUnowned bool) string {
 	switch {
-	case me.name != "" && p.Metadata.Name == me.name && (me.namespace == "" || p.Metadata.Namespace == me.namespace):
+	case me.isOwnPod(p):
 		return "it is cuscon's own pod"
+	case me.runs(p):
+		return "it is a replica of cuscon itself (" + me.workload.String() + ")"
 	case p.Metadata.DeletionTimestamp != nil:
 		return "already terminating"
 	case p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed":

@@ -18,7 +18,7 @@ import (
 // schedules stays queued for the test to read.
 func newTestController() *controller {
 	log, _ := newLogger(io.Discard, "text", 0)
-	return &controller{log: log, annotation: selectorKey, policy: policy{strategy: "delete"},
+	return &controller{log: log, annotation: selectorKey, policy: policy{strategy: "delete", overrides: []string{"delete", "evict"}},
 		sched: newScheduler(0, log), metrics: newMetrics(), leading: func() bool { return true },
 		retry: testBackoff, state: map[string]objState{}}
 }

@@ -6,10 +6,12 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The annotations of stakater/Reloader (v1.4.21) that cuscon honours.
@@ -78,13 +80,26 @@ type concern struct {
 // workload, or from its pod template when the workload has none of them; an object
 // annotated ignore, or named by an exclude list (on either), never counts; auto and
 // search count only objects the pods use, reload names objects whatever the pods use.
-func optedIn(w *workloadObj, res resource, objs sourceLookup) map[string]concern {
+// Lists over the bounds that keep one tenant's annotation cheap (parseList) are refused
+// with an error naming the annotation; lists parses each distinct one once.
+func optedIn(w *workloadObj, res resource, objs sourceLookup, lists *listCache) (map[string]concern, error) {
 	k := keysFor(res)
 	a := w.Metadata.Annotations
 	if !hasAny(a, k.reload, reloaderAuto, k.auto, reloaderSearch) {
 		a = w.Spec.Template.Metadata.Annotations
 	}
-	excluded := append(splitNames(w.Metadata.Annotations[k.exclude]), splitNames(w.Spec.Template.Metadata.Annotations[k.exclude])...)
+	var excluded []string
+	for _, on := range []map[string]string{w.Metadata.Annotations, w.Spec.Template.Metadata.Annotations} {
+		l, err := lists.parse(on[k.exclude])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k.exclude, err)
+		}
+		excluded = append(excluded, l.names...)
+	}
+	reload, err := lists.parse(a[k.reload])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", k.reload, err)
+	}
 	auto := ""
 	for _, key := range []string{reloaderAuto, k.auto} {
 		if on, _ := strconv.ParseBool(a[key]); on {
@@ -113,39 +128,127 @@ func optedIn(w *workloadObj, res resource, objs sourceLookup) map[string]concern
 			out[ref] = concern{res: res, name: name, use: u, why: reloaderSearch + " + " + reloaderMatch + "; " + u.why()}
 		}
 	}
-	for _, pattern := range splitNames(a[k.reload]) {
-		for _, name := range matching(pattern, res, objs) {
-			ref := k.kind + "/" + name
-			if _, done := out[ref]; done {
-				continue
-			}
-			if _, skipped := skip(name); skipped {
-				continue
-			}
-			out[ref] = concern{res: res, name: name, use: &use{all: true}, why: k.reload}
+	var names []string
+	if reload.re != nil {
+		names = objs.names(res) // of the workload's own namespace only
+	}
+	for _, name := range reload.matching(names) {
+		ref := k.kind + "/" + name
+		if _, done := out[ref]; done {
+			continue
+		}
+		if _, skipped := skip(name); skipped {
+			continue
+		}
+		out[ref] = concern{res: res, name: name, use: &use{all: true}, why: k.reload}
+	}
+	return out, nil
+}
+
+// Bounds on a reload or exclude list, which whoever may edit a workload's metadata
+// writes: beyond them the workload is refused, with an Event that names the bound. They
+// keep one check of a namespace within milliseconds, whatever a tenant writes.
+const (
+	maxListBytes    = 4096 // the annotation's value
+	maxListEntries  = 100  // names and patterns
+	maxPatternBytes = 1024 // the regular expressions among them, together
+)
+
+// nameList is a parsed reload or exclude list: names as they are, and the entries that
+// are regular expressions joined into one, matched against whole names.
+type nameList struct {
+	names []string
+	re    *regexp.Regexp
+}
+
+// parseList splits a comma-separated list. As Reloader reads a reload list, an entry
+// with regular-expression syntax matches every object whose whole name it matches; one
+// that does not compile is a plain name (Reloader would stop on it).
+func parseList(value string) (nameList, error) {
+	var l nameList
+	if len(value) > maxListBytes {
+		return l, fmt.Errorf("%d bytes, over the bound of %d; refused", len(value), maxListBytes)
+	}
+	entries := splitNames(value)
+	if len(entries) > maxListEntries {
+		return l, fmt.Errorf("%d entries, over the bound of %d; refused", len(entries), maxListEntries)
+	}
+	var patterns []string
+	size := 0
+	for _, e := range entries {
+		if regexp.QuoteMeta(e) == e {
+			l.names = append(l.names, e)
+			continue
+		}
+		if _, err := regexp.Compile(e); err != nil {
+			l.names = append(l.names, e)
+			continue
+		}
+		size += len(e)
+		patterns = append(patterns, "(?:"+e+")")
+	}
+	if size > maxPatternBytes {
+		return l, fmt.Errorf("%d bytes of regular expressions, over the bound of %d; refused", size, maxPatternBytes)
+	}
+	if len(patterns) > 0 {
+		l.re = regexp.MustCompile("^(?:" + strings.Join(patterns, "|") + ")$")
+	}
+	return l, nil
+}
+
+// matching returns the list's names, and those of names its patterns match.
+func (l nameList) matching(names []string) []string {
+	out := slices.Clone(l.names)
+	if l.re == nil {
+		return out
+	}
+	for _, n := range names {
+		if l.re.MatchString(n) && !slices.Contains(out, n) {
+			out = append(out, n)
 		}
 	}
 	return out
 }
 
-// matching lists the names pattern matches: the name itself, or, as Reloader reads the
-// reload list, every object whose whole name the regular expression matches. A pattern
-// that does not compile is a plain name.
-func matching(pattern string, res resource, objs sourceLookup) []string {
-	if regexp.QuoteMeta(pattern) == pattern {
-		return []string{pattern}
+// listCache parses each distinct list once: the same annotation on many workloads, and
+// in every check, costs one parse. It holds at most maxCachedLists; a nil one parses
+// every time.
+type listCache struct {
+	mu    sync.Mutex
+	lists map[string]parsedList
+}
+
+type parsedList struct {
+	l   nameList
+	err error
+}
+
+const maxCachedLists = 1024
+
+func newListCache() *listCache { return &listCache{lists: map[string]parsedList{}} }
+
+// parse returns parseList(value), from the cache if it has it.
+func (c *listCache) parse(value string) (nameList, error) {
+	if value == "" {
+		return nameList{}, nil
 	}
-	re, err := regexp.Compile("^(?:" + pattern + ")$")
-	if err != nil {
-		return []string{pattern}
+	if c == nil {
+		return parseList(value)
 	}
-	var out []string
-	for _, name := range objs.names(res) {
-		if re.MatchString(name) {
-			out = append(out, name)
-		}
+	c.mu.Lock()
+	p, ok := c.lists[value]
+	c.mu.Unlock()
+	if ok {
+		return p.l, p.err
 	}
-	return out
+	l, err := parseList(value)
+	c.mu.Lock()
+	if len(c.lists) >= maxCachedLists {
+		clear(c.lists) // a tenant churning annotations refills it; nothing else grows
+	}
+	c.lists[value] = parsedList{l, err}
+	c.mu.Unlock()
+	return l, err
 }
 
 // hasAny reports whether a has any of keys.

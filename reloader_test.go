@@ -6,6 +6,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -93,7 +95,9 @@ func TestOptedInFollowsReloaderAnnotations(t *testing.T) {
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			var got []string
-			for ref := range optedIn(deployment(t, row.annotations, row.template, row.spec), row.res, objs) {
+			concerns, err := optedIn(deployment(t, row.annotations, row.template, row.spec), row.res, objs, newListCache())
+			require.NoError(t, err)
+			for ref := range concerns {
 				got = append(got, ref)
 			}
 			assert.ElementsMatch(t, row.want, got)
@@ -103,6 +107,58 @@ func TestOptedInFollowsReloaderAnnotations(t *testing.T) {
 
 func TestOptedInSaysWhy(t *testing.T) {
 	w := deployment(t, map[string]string{reloaderAuto: "true"}, nil, usesAppConfig)
-	c := optedIn(w, secrets, lookup{"secret/db": {}})["secret/db"]
+	concerns, err := optedIn(w, secrets, lookup{"secret/db": {}}, nil)
+	require.NoError(t, err)
+	c := concerns["secret/db"]
 	assert.Equal(t, `reloader.stakater.com/auto; env PW in "app" (keys password)`, c.why)
+}
+
+func TestAReloadListOverItsBoundsIsRefusedAndOneWithinIsCheap(t *testing.T) {
+	many := strings.Repeat("cm-.*,", maxListEntries+1)
+	for _, row := range []struct {
+		name  string
+		value string
+		err   string
+		names []string // what it matches of names below
+	}{
+		{"names", "a, b", "", []string{"a", "b"}},
+		{"a pattern matches whole names", "web-.*", "", []string{"web-1", "web-2"}},
+		{"a pattern that does not compile is a name", "web-(", "", []string{"web-("}},
+		{"blanks dropped", " , a ,, ", "", []string{"a"}},
+		{"too long", strings.Repeat("a", maxListBytes+1), "over the bound of 4096", nil},
+		{"too many entries", many[:len(many)-1], "101 entries, over the bound of 100", nil},
+		{"too much regular expression", strings.Repeat("(a|b)*", 200), "bytes of regular expressions, over the bound of 1024", nil},
+		// the attack the review reproduced: 83,000 patterns, 249 KB
+		{"the attack", strings.Repeat("x.*y,", 83_000), "over the bound of 4096", nil},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			l, err := parseList(row.value)
+			if row.err != "" {
+				assert.ErrorContains(t, err, row.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.ElementsMatch(t, row.names, l.matching([]string{"web-1", "web-2", "db"}))
+		})
+	}
+}
+
+func TestAWorkloadWhoseListIsOverTheBoundsIsRefusedNamingTheAnnotation(t *testing.T) {
+	w := deployment(t, map[string]string{"configmap.reloader.stakater.com/reload": strings.Repeat("x.*y,", 1000)}, nil, `{}`)
+	_, err := optedIn(w, configMaps, lookup{}, nil)
+	assert.ErrorContains(t, err, "configmap.reloader.stakater.com/reload: 5000 bytes, over the bound of 4096; refused")
+	w = deployment(t, map[string]string{reloaderAuto: "true"}, map[string]string{"secrets.exclude.reloader.stakater.com/reload": strings.Repeat("a,", 200)}, `{}`)
+	_, err = optedIn(w, secrets, lookup{}, nil)
+	assert.ErrorContains(t, err, "secrets.exclude.reloader.stakater.com/reload: 200 entries")
+}
+
+func TestEachDistinctListIsParsedOnce(t *testing.T) {
+	c := newListCache()
+	a, _ := c.parse("web-.*")
+	b, _ := c.parse("web-.*")
+	assert.Same(t, a.re, b.re, "compiled once")
+	for i := range maxCachedLists + 1 {
+		_, _ = c.parse(fmt.Sprint("x", i, ".*"))
+	}
+	assert.LessOrEqual(t, len(c.lists), maxCachedLists, "a tenant churning annotations cannot grow it")
 }

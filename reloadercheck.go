@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -19,21 +20,32 @@ type action struct {
 	v       workloadVerdict
 	req     restartRequest
 	refused string
+	reason  string // the refusal's Event reason
 }
 
 // check lists the workloads of ns and acts on those that opted in and are concerned.
+// It reads snapshots of what is known of each namespace, so the lock that every watch
+// event takes is never held while a tenant's annotations are worked through.
 func (r *reloaderMode) check(ctx context.Context, ns string, work *nsWork) error {
+	began := time.Now()
+	me, err := r.self.get(ctx)
+	if err != nil {
+		return err
+	}
 	var todo []action
 	listed := 0
-	err := listWorkloads(ctx, r.api, ns, func(w *workloadObj) {
+	snapshots := map[string]nsObjects{}
+	err = listWorkloads(ctx, r.api, ns, func(w *workloadObj) {
 		if !hasReloaderAnnotation(w) {
 			return
 		}
 		listed++
-		r.mu.Lock()
-		a, ok := r.consider(w, work)
-		r.mu.Unlock()
-		if ok {
+		objs, ok := snapshots[w.Metadata.Namespace]
+		if !ok {
+			objs = r.snapshot(w.Metadata.Namespace)
+			snapshots[w.Metadata.Namespace] = objs
+		}
+		if a, ok := r.consider(w, work, objs, me); ok {
 			todo = append(todo, a)
 		}
 	})
@@ -43,9 +55,11 @@ func (r *reloaderMode) check(ctx context.Context, ns string, work *nsWork) error
 	for _, a := range todo {
 		log := r.log.With("namespace", a.w.Namespace, "workload", a.w.String())
 		switch {
-		case a.refused != "":
+		case a.refused != "" && r.firstRefusal(a):
 			log.Error(a.refused)
-			r.events.warn(a.w.ref(), "InvalidStrategy", a.refused)
+			r.events.warn(a.w.ref(), a.reason, a.refused)
+		case a.refused != "":
+			log.Debug(a.refused)
 		case a.v.kind == wBaseline:
 			log.Debug("First sight of opted-in workload; baseline recorded, nothing restarted")
 			r.record(ctx, a.w, a.v.view)
@@ -56,16 +70,34 @@ func (r *reloaderMode) check(ctx context.Context, ns string, work *nsWork) error
 			r.sched.add(a.req)
 		}
 	}
-	r.log.Info("Checked workloads", "namespace", ns, "sweep", work.sweep, "changed", len(work.changed), "annotated", listed, "acted", len(todo))
+	r.log.Info("Checked workloads", "namespace", ns, "sweep", work.sweep, "changed", len(work.changed), "annotated", listed, "acted", len(todo),
+		"seconds", time.Since(began).Seconds())
 	return nil
 }
 
-// consider decides one workload; mu must be held.
-func (r *reloaderMode) consider(w *workloadObj, work *nsWork) (action, bool) {
-	lookup := nsLookup{r: r, ns: w.Metadata.Namespace}
-	concerns := optedIn(w, configMaps, lookup)
-	for ref, c := range optedIn(w, secrets, lookup) {
-		concerns[ref] = c
+// firstRefusal reports whether a's refusal is new for its workload: each is reported
+// once, not at every check of the namespace.
+func (r *reloaderMode) firstRefusal(a action) bool {
+	key := a.w.String() + "/" + a.w.Namespace
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refused[key] == a.refused {
+		return false
+	}
+	r.refused[key] = a.refused
+	return true
+}
+
+// consider decides one workload from objs, what is known of its namespace.
+func (r *reloaderMode) consider(w *workloadObj, work *nsWork, objs nsObjects, me self) (action, bool) {
+	t := w.target()
+	concerns := map[string]concern{}
+	for _, res := range []resource{configMaps, secrets} {
+		c, err := optedIn(w, res, objs, r.lists)
+		if err != nil {
+			return action{w: t, refused: fmt.Sprintf("%s: %v", t, err), reason: "InvalidAnnotation"}, true
+		}
+		maps.Copy(concerns, c)
 	}
 	current, previous := workloadView{}, workloadView{}
 	var missing []string
@@ -75,12 +107,8 @@ func (r *reloaderMode) consider(w *workloadObj, work *nsWork) (action, bool) {
 		if !r.watched(c.res) {
 			continue
 		}
-		info, exists := r.index[key]
-		var d *digests
-		if exists {
-			d = info.d
-		}
-		if v, ok := viewOf(c.use, d); ok {
+		info, _ := objs.get(c.res, c.name)
+		if v, ok := viewOf(c.use, info.d); ok {
 			current[ref] = v
 		} else {
 			missing = append(missing, ref)
@@ -95,18 +123,23 @@ func (r *reloaderMode) consider(w *workloadObj, work *nsWork) (action, bool) {
 	if !touched || len(concerns) == 0 {
 		return action{}, false
 	}
-	t := w.target()
 	key := "workloads/" + t.Namespace + "/" + t.Kind + "/" + t.Name
-	v := decideWorkload(w.Metadata.Annotations[appliedConfigsAnnotation], current, missing, previous, r.pending[key])
+	r.mu.Lock()
+	pending := r.pending[key]
+	r.mu.Unlock()
+	v := decideWorkload(w.Metadata.Annotations[appliedConfigsAnnotation], current, missing, previous, pending)
 	a := action{w: t, v: v}
 	if v.kind != wRestart {
 		return a, v.kind == wBaseline || v.kind == wRecord
 	}
-	strategy, set := w.Metadata.Annotations[strategyAnnotation]
-	if !set {
-		strategy = "rollout"
-	} else if !validStrategy(strategy) {
-		a.refused = fmt.Sprintf("%s %q on %s: want delete, evict or rollout; nothing restarted", strategyAnnotation, strategy, t)
+	if t == me.workload {
+		a.refused, a.reason = fmt.Sprintf("%s runs cuscon itself; not restarted", t), "RefusedSelf"
+		return a, true
+	}
+	value, set := w.Metadata.Annotations[strategyAnnotation]
+	strategy, err := chooseStrategy(value, set, "rollout", r.overrides)
+	if err != nil {
+		a.refused, a.reason = fmt.Sprintf("%s: %v", t, err), "InvalidStrategy"
 		return a, true
 	}
 	// Events about the restart go on the first object that changed, too.
@@ -119,6 +152,11 @@ func (r *reloaderMode) consider(w *workloadObj, work *nsWork) (action, bool) {
 	view := v.view.String()
 	a.req = restartRequest{src: src, res: res, key: key, selector: w.Spec.Selector.String(), strategy: strategy,
 		hash: view, attempt: view, seen: time.Now(), workload: &t, view: view, why: strings.Join(v.changed, "; ") + " changed"}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending[key] == view { // another namespace's check got there first
+		return action{}, false
+	}
 	r.pending[key] = view
 	return a, true
 }

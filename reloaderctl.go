@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -24,16 +25,46 @@ type reloaderMode struct {
 	events  *eventRecorder
 	leading func() bool
 	dryRun  bool
-	retry   backoffPolicy
-	scopes  []watchScope // every scope must be listed before the first sweep
-	wake    chan struct{}
+	// overrides are the strategies a workload's strategy annotation may choose.
+	overrides []string
+	// self finds cuscon's own workload, which is never restarted.
+	self   *selfFinder
+	retry  backoffPolicy
+	scopes []watchScope // every scope must be listed before the first sweep
+	key    []byte       // the digest key of Secrets (digestkey.go)
+	wake   chan struct{}
+	lists  *listCache
+	// checks bounds the namespaces checked at once; each namespace is checked by one
+	// goroutine at a time, so one tenant's costly check holds up no other namespace.
+	checks chan struct{}
 
 	mu      sync.Mutex
-	index   map[string]sourceInfo // by source key: configmaps/NS/NAME
+	index   map[string]nsObjects // by namespace
 	listed  map[watchScope]bool
 	work    map[string]*nsWork // by namespace; "" for all
+	running map[string]bool    // namespaces being checked
 	pending map[string]string  // workload key → the view its restart under way will record
 	tries   map[string]int     // workload key → rounds that left pods owed
+	refused map[string]string  // workload → the refusal last reported
+}
+
+// nsObjects is what is known of one namespace's ConfigMaps and Secrets, by
+// "configmaps/NAME" or "secrets/NAME".
+type nsObjects map[string]sourceInfo
+
+func (o nsObjects) get(res resource, name string) (sourceInfo, bool) {
+	info, ok := o[res.Plural+"/"+name]
+	return info, ok
+}
+
+func (o nsObjects) names(res resource) []string {
+	var out []string
+	for key := range o {
+		if name, ok := strings.CutPrefix(key, res.Plural+"/"); ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // nsWork is what a namespace's workloads must be checked against: everything (sweep),
@@ -43,11 +74,12 @@ type nsWork struct {
 	changed map[string]*digests
 }
 
-// newReloaderMode returns the mode for the given scopes.
-func newReloaderMode(api *apiClient, log *slog.Logger, scopes []watchScope) *reloaderMode {
-	return &reloaderMode{api: api, log: log, scopes: scopes, wake: make(chan struct{}, 1), retry: retryPolicy,
-		index: map[string]sourceInfo{}, listed: map[watchScope]bool{}, work: map[string]*nsWork{},
-		pending: map[string]string{}, tries: map[string]int{}}
+// newReloaderMode returns the mode for the given scopes, keying Secret digests with key.
+func newReloaderMode(api *apiClient, log *slog.Logger, scopes []watchScope, key []byte) *reloaderMode {
+	return &reloaderMode{api: api, log: log, scopes: scopes, key: key, wake: make(chan struct{}, 1), retry: retryPolicy,
+		lists: newListCache(), checks: make(chan struct{}, 4),
+		index: map[string]nsObjects{}, listed: map[watchScope]bool{}, work: map[string]*nsWork{}, running: map[string]bool{},
+		pending: map[string]string{}, tries: map[string]int{}, refused: map[string]string{}}
 }
 
 // prepare is the watchers' hook: it digests an object's keys before its data is dropped,
@@ -55,7 +87,7 @@ func newReloaderMode(api *apiClient, log *slog.Logger, scopes []watchScope) *rel
 // among them), so memory does not grow with what nobody reads.
 func (r *reloaderMode) prepare(keep func(string) bool) func(*source) {
 	return func(obj *source) {
-		d := digestsOf(obj)
+		d := digestsOf(obj, r.key)
 		obj.Keys = &d
 		for k := range obj.Metadata.Annotations {
 			if !keep(k) && k != reloaderIgnore && k != reloaderMatch {
@@ -75,7 +107,27 @@ func infoOf(obj *source) sourceInfo {
 func (r *reloaderMode) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.index, r.listed, r.work, r.pending = map[string]sourceInfo{}, map[watchScope]bool{}, map[string]*nsWork{}, map[string]string{}
+	r.index, r.listed, r.work, r.pending = map[string]nsObjects{}, map[watchScope]bool{}, map[string]*nsWork{}, map[string]string{}
+}
+
+// putLocked stores (or, with info nil, forgets) what is known of obj; mu must be held.
+// It returns what was known before.
+func (r *reloaderMode) putLocked(obj *source, info *sourceInfo) (sourceInfo, bool) {
+	ns, key := obj.Metadata.Namespace, obj.Resource.Plural+"/"+obj.Metadata.Name
+	objs := r.index[ns]
+	prev, had := objs[key]
+	switch {
+	case info != nil && objs == nil:
+		r.index[ns] = nsObjects{key: *info}
+	case info != nil:
+		objs[key] = *info
+	default:
+		delete(objs, key)
+		if len(objs) == 0 {
+			delete(r.index, ns)
+		}
+	}
+	return prev, had
 }
 
 // synced takes a complete list of one scope. Once every scope is listed, the workloads
@@ -84,13 +136,19 @@ func (r *reloaderMode) synced(scope watchScope, items []source) {
 	r.mu.Lock()
 	seen := make(map[string]bool, len(items))
 	for i := range items {
-		key := items[i].key()
-		seen[key] = true
-		r.index[key] = infoOf(&items[i])
+		seen[items[i].key()] = true
+		info := infoOf(&items[i])
+		r.putLocked(&items[i], &info)
 	}
-	for key := range r.index {
-		if scope.covers(key) && !seen[key] {
-			delete(r.index, key)
+	for ns, objs := range r.index {
+		for key := range objs {
+			plural, name, _ := strings.Cut(key, "/")
+			if full := plural + "/" + ns + "/" + name; scope.covers(full) && !seen[full] {
+				delete(objs, key)
+			}
+		}
+		if len(objs) == 0 {
+			delete(r.index, ns)
 		}
 	}
 	r.listed[scope] = true
@@ -132,15 +190,17 @@ func (r *reloaderMode) workLocked(ns string) *nsWork {
 // checked; a change of metadata only does not.
 func (r *reloaderMode) changed(eventType string, obj *source) {
 	key := obj.key()
+	info := infoOf(obj)
 	r.mu.Lock()
-	prev, had := r.index[key]
+	var prev sourceInfo
+	var had bool
 	if eventType == "DELETED" {
-		delete(r.index, key)
+		prev, had = r.putLocked(obj, nil)
+		info = sourceInfo{}
 	} else {
-		r.index[key] = infoOf(obj)
+		prev, had = r.putLocked(obj, &info)
 	}
-	now := r.index[key]
-	if !r.allSyncedLocked() || (had && prev.d != nil && now.d != nil && prev.d.full == now.d.full) {
+	if !r.allSyncedLocked() || (had && prev.d != nil && info.d != nil && prev.d.full == info.d.full) {
 		r.mu.Unlock()
 		return
 	}
@@ -152,6 +212,13 @@ func (r *reloaderMode) changed(eventType string, obj *source) {
 	r.poke()
 }
 
+// snapshot copies what is known of namespace ns, for a check to read without the lock.
+func (r *reloaderMode) snapshot(ns string) nsObjects {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.index[ns])
+}
+
 // poke wakes run.
 func (r *reloaderMode) poke() {
 	select {
@@ -160,8 +227,11 @@ func (r *reloaderMode) poke() {
 	}
 }
 
-// run checks workloads whenever there is work, until ctx ends.
+// run checks workloads whenever there is work, until ctx ends: each namespace's in a
+// goroutine of its own, at most one at a time per namespace and a few at once in all.
 func (r *reloaderMode) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -169,18 +239,49 @@ func (r *reloaderMode) run(ctx context.Context) {
 		case <-r.wake:
 		}
 		r.mu.Lock()
-		work := r.work
-		r.work = map[string]*nsWork{}
-		r.mu.Unlock()
-		if !r.leading() {
-			continue // a new leader lists everything again
-		}
-		for ns, w := range work {
-			if err := r.check(ctx, ns, w); err != nil && ctx.Err() == nil {
-				r.log.Warn("Could not list workloads, retrying", "namespace", ns, "err", err)
-				r.requeue(ns, w)
+		todo := map[string]*nsWork{}
+		for ns, w := range r.work {
+			if !r.running[ns] {
+				todo[ns] = w
+				r.running[ns] = true
+				delete(r.work, ns)
 			}
 		}
+		r.mu.Unlock()
+		for ns, w := range todo {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.checkNamespace(ctx, ns, w)
+			}()
+		}
+	}
+}
+
+// checkNamespace checks one namespace's work, within the bound on checks at once, then
+// frees the namespace for its next work.
+func (r *reloaderMode) checkNamespace(ctx context.Context, ns string, w *nsWork) {
+	defer func() {
+		r.mu.Lock()
+		delete(r.running, ns)
+		_, more := r.work[ns]
+		r.mu.Unlock()
+		if more {
+			r.poke()
+		}
+	}()
+	select {
+	case r.checks <- struct{}{}:
+		defer func() { <-r.checks }()
+	case <-ctx.Done():
+		return
+	}
+	if !r.leading() {
+		return // a new leader lists everything again
+	}
+	if err := r.check(ctx, ns, w); err != nil && ctx.Err() == nil {
+		r.log.Warn("Could not list workloads, retrying", "namespace", ns, "err", err)
+		r.requeue(ns, w)
 	}
 }
 
@@ -198,28 +299,6 @@ func (r *reloaderMode) requeue(ns string, w *nsWork) {
 		r.mu.Unlock()
 		r.poke()
 	})
-}
-
-// nsLookup is the index seen from one namespace, for optedIn.
-type nsLookup struct {
-	r  *reloaderMode // mu held by the caller
-	ns string
-}
-
-func (l nsLookup) get(res resource, name string) (sourceInfo, bool) {
-	info, ok := l.r.index[res.Plural+"/"+l.ns+"/"+name]
-	return info, ok
-}
-
-func (l nsLookup) names(res resource) []string {
-	prefix := res.Plural + "/" + l.ns + "/"
-	var out []string
-	for key := range l.r.index {
-		if name, ok := strings.CutPrefix(key, prefix); ok {
-			out = append(out, name)
-		}
-	}
-	return out
 }
 
 // hasReloaderAnnotation is a quick filter: whether w or its template carries any.

@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -222,4 +223,60 @@ func TestReloaderRollsEachKindOfWorkloadAndSecretsOnlyWhenWatched(t *testing.T) 
 			assert.Zero(t, f.rolloutsOf("deployments/app"), "app uses no Secret")
 		})
 	}
+}
+
+func TestReloaderNeverRollsTheWorkloadThatRunsCuscon(t *testing.T) {
+	f := reloaderFake(t, autoOn)
+	cusconReplicas(f)
+	f.putWorkload("Deployment", "cuscon", autoOn, nil,
+		`{"containers":[{"name":"cuscon","envFrom":[{"configMapRef":{"name":"app-config"}}]}]}`)
+	startReloader(t, f, asReplica)
+	f.putConfigMap("app-config", nil, map[string]string{"log.level": "debug", "other": "1"})
+	ev := f.waitEvent("Deployment/cuscon", "RefusedSelf")
+	assert.Contains(t, ev.Message, "Deployment/cuscon runs cuscon itself; not restarted")
+	f.waitUntil("app rolled", func() bool { return contains(f.rollouts, "deployments/app") })
+	rsettle(t, f)
+	assert.Zero(t, f.rolloutsOf("deployments/cuscon"), "a tenant's annotation on cuscon's own Deployment rolls nothing")
+	assert.Empty(t, f.deletedPods())
+}
+
+func TestReloaderKeysSecretDigestsWithOneKeyKeptInASecretOfItsOwn(t *testing.T) {
+	f := reloaderFake(t, autoOn)
+	f.updateObject("secrets", "default", "db", func(s *fakeConfigMap) { s.Data = map[string]string{"password": "aHVudGVyMg=="} })
+	f.putWorkload("Deployment", "db", map[string]string{"secret.reloader.stakater.com/auto": "true"}, nil,
+		`{"containers":[{"name":"db","env":[{"name":"PW","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}}]}]}`)
+	secretsOn := func(c *config) { c.Secrets = true }
+	_, stop := startReloader(t, f, secretsOn)
+	f.waitUntil("db's baseline recorded", func() bool {
+		return f.workloads["deployments/default/db"].Metadata.Annotations[appliedConfigsAnnotation] != ""
+	})
+	var key string
+	f.snapshot(func() {
+		s := f.objects["secrets/default/cuscon-digest-key"]
+		require.NotNil(t, s, "made on first start, in cuscon's own namespace")
+		key = s.Data[digestKeyField]
+		assert.Len(t, key, 44, "32 random bytes, base64")
+	})
+	rec, _ := parseView(f.workloadAnnotation("Deployment", "db", appliedConfigsAnnotation))
+	recorded := rec["secret/db"]["password"]
+	assert.True(t, strings.HasPrefix(recorded, keyedPrefix), "keyed")
+	var uid string
+	f.snapshot(func() { uid = f.objects["secrets/default/db"].Metadata.UID })
+	guess := digestsOf(&source{Resource: secrets, Metadata: objectMeta{UID: uid}, Data: map[string]string{"password": "aHVudGVyMg=="}}, []byte("a guessed key"))
+	assert.NotEqual(t, recorded, guess.key("password"), "the uid and the value are not enough to recompute it")
+	stop()
+	startReloader(t, f, secretsOn)
+	rsettle(t, f)
+	f.snapshot(func() {
+		assert.Equal(t, key, f.objects["secrets/default/cuscon-digest-key"].Data[digestKeyField], "kept, not made again")
+	})
+	assert.Zero(t, f.rolloutsOf("deployments/db"), "the same key after a restart: the same digests, nothing restarted")
+}
+
+func TestAReloaderRecordMadeBeforeSecretDigestsWereKeyedIsABaseline(t *testing.T) {
+	old := objectView{"password": "04ccd761c4ad7d3d"}
+	now := objectView{"password": keyedPrefix + "9f1e2d3c4b5a6978"}
+	assert.Nil(t, changedKeys(old, now), "a record of the old form is replaced, not taken for a change")
+	assert.Equal(t, []string{"password"}, changedKeys(objectView{"password": keyedPrefix + "0000000000000001"}, now))
+	assert.Equal(t, []string{"password"}, changedKeys(objectView{"password": absent}, now), "a key that appears is a change")
 }

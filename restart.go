@@ -25,8 +25,8 @@ type executor struct {
 	dryRun  bool
 	// deleteUnowned also deletes pods with no controlling owner, which nothing recreates.
 	deleteUnowned bool
-	// me is cuscon's own pod, never restarted.
-	me self
+	// self finds cuscon's own pod and workload, never restarted.
+	self *selfFinder
 	// maxUnavailable paces delete and evict: that many pods at a time, each group waiting
 	// for replacements to be Ready (0: all at once).
 	maxUnavailable int
@@ -106,10 +106,19 @@ func (e *executor) acting() bool {
 
 // runGroup restarts the pods of jobs sharing a strategy, and reports each job's end.
 func (e *executor) runGroup(lt lifetime, strategy string, jobs []*job) {
+	me, err := e.self.get(lt.send)
+	if err != nil { // cuscon's own replicas cannot be told apart: nothing is restarted yet
+		for _, j := range jobs {
+			j.log.Warn("Could not restart pods yet", "err", err)
+			j.problems = append(j.problems, err.Error())
+			e.done(lt.send, e.report(j, nil))
+		}
+		return
+	}
 	targets := e.collect(lt, jobs)
 	var todo []*target
 	for _, t := range targets {
-		if why := skipReason(&t.pod, e.me, e.deleteUnowned); why != "" {
+		if why := skipReason(&t.pod, me, e.deleteUnowned); why != "" {
 			t.jobs[0].log.Info(fmt.Sprintf("Skipping %s: %s", t.pod.Metadata.Name, why), "pod", t.pod.Metadata.Name)
 			t.skipped = true
 			continue
@@ -117,7 +126,7 @@ func (e *executor) runGroup(lt lifetime, strategy string, jobs []*job) {
 		todo = append(todo, t)
 	}
 	if strategy == "rollout" {
-		todo = e.rollout(lt, todo)
+		todo = e.rollout(lt, me, todo)
 		strategy = "delete" // what rollout could not roll is deleted
 	}
 	e.replace(lt, strategy, jobs, todo)

@@ -29,7 +29,13 @@ func podNamed(name string, edit func(*pod)) *pod {
 
 func TestWhichPodsAreSkippedFollowsTheREADMEPodTable(t *testing.T) {
 	gone := "2026-11-23T00:00:00Z"
-	me := self{name: "cuscon-7d9-x2x", namespace: "default"}
+	me := self{name: "cuscon-7d9-x2x", namespace: "default", workload: workload{Kind: "Deployment", Namespace: "default", Name: "cuscon"}}
+	ofRS := func(rs, hash string) func(*pod) {
+		return func(p *pod) {
+			p.Metadata.OwnerReferences[0].Name = rs
+			p.Metadata.Labels = map[string]string{"pod-template-hash": hash}
+		}
+	}
 	for _, row := range []struct {
 		readme        string
 		p             *pod
@@ -44,6 +50,11 @@ func TestWhichPodsAreSkippedFollowsTheREADMEPodTable(t *testing.T) {
 		{"an owner that is not the controller", podNamed("f", func(p *pod) { p.Metadata.OwnerReferences[0].Controller = nil }), false, "no controller owns it"},
 		{"cuscon's own pod", podNamed("cuscon-7d9-x2x", nil), true, "cuscon's own pod"},
 		{"a pod of that name in another namespace", podNamed("cuscon-7d9-x2x", func(p *pod) { p.Metadata.Namespace = "other" }), false, ""},
+		{"a replica of cuscon (its Deployment's ReplicaSet)", podNamed("cuscon-7d9-abcde", ofRS("cuscon-7d9", "7d9")), false, "a replica of cuscon itself (Deployment/cuscon)"},
+		{"a replica of cuscon from another rollout", podNamed("cuscon-5c4-fghij", ofRS("cuscon-5c4", "5c4")), false, "a replica of cuscon itself"},
+		{"a pod of another Deployment", podNamed("cuscon-web-5c4-fghij", ofRS("cuscon-web-5c4", "5c4")), false, ""},
+		{"a ReplicaSet whose name is not its Deployment's and hash", podNamed("h", ofRS("cuscon", "7d9")), false, ""},
+		{"a pod of that name in another namespace", podNamed("cuscon-7d9-abcde", func(p *pod) { ofRS("cuscon-7d9", "7d9")(p); p.Metadata.Namespace = "other" }), false, ""},
 		{"otherwise", podNamed("g", nil), false, ""},
 	} {
 		t.Run(row.readme, func(t *testing.T) {

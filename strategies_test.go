@@ -47,8 +47,11 @@ func TestEvictGivesUpAtDeadlineAndReportsWhy(t *testing.T) {
 	fx.f.snapshot(func() { assert.Contains(t, fx.f.pods, "frontend-1", "a blocked pod is never deleted instead") })
 }
 
+// allowRollout lets objects choose the rollout strategy, as an operator may.
+func allowRollout(c *config) { c.OverrideStrategies = "delete,evict,rollout" }
+
 func TestRolloutPatchesEachWorkloadOnceAndDeletesNoPod(t *testing.T) {
-	fx := newFixture(t, nil)
+	fx := newFixture(t, allowRollout)
 	fx.f.putConfigMap("frontend-config", withStrategy("rollout"), msg("v2"))
 	fx.f.waitEvent("Deployment/web", "Restarted")
 	fx.settle()
@@ -62,7 +65,7 @@ func TestRolloutPatchesEachWorkloadOnceAndDeletesNoPod(t *testing.T) {
 }
 
 func TestRolloutRollsStatefulSetsAndDeletesWhatCannotRoll(t *testing.T) {
-	fx := newFixture(t, nil)
+	fx := newFixture(t, allowRollout)
 	fx.f.addPodIn("default", "db-0", map[string]string{"app": "db"}, "StatefulSet/db")
 	fx.f.addPodIn("default", "job-x", map[string]string{"app": "db"}, "Job/migrate")
 	fx.f.putConfigMap("db-config", map[string]string{selectorKey: "app=db", strategyAnnotation: "rollout"}, msg("v1"))
@@ -73,7 +76,7 @@ func TestRolloutRollsStatefulSetsAndDeletesWhatCannotRoll(t *testing.T) {
 }
 
 func TestRolloutReportsPausedDeployment(t *testing.T) {
-	fx := newFixture(t, nil)
+	fx := newFixture(t, allowRollout)
 	fx.f.snapshot(func() { fx.f.paused = true })
 	fx.f.putConfigMap("frontend-config", withStrategy("rollout"), msg("v2"))
 	fx.f.waitEvent("Deployment/web", "DeploymentPaused")
@@ -85,7 +88,7 @@ func TestRolloutReportsPausedDeployment(t *testing.T) {
 }
 
 func TestInvalidStrategyAnnotationIsRefused(t *testing.T) {
-	fx := newFixture(t, nil)
+	fx := newFixture(t, allowRollout)
 	fx.f.putConfigMap("frontend-config", withStrategy("reboot-the-cluster"), msg("v2"))
 	ev := fx.f.waitEvent("ConfigMap/frontend-config", "InvalidStrategy")
 	assert.Contains(t, ev.Message, `"reboot-the-cluster"`)

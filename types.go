@@ -14,6 +14,7 @@ type objectMeta struct {
 	Namespace         string            `json:"namespace"`
 	UID               string            `json:"uid"`
 	ResourceVersion   string            `json:"resourceVersion"`
+	Labels            map[string]string `json:"labels,omitempty"`
 	Annotations       map[string]string `json:"annotations,omitempty"`
 	DeletionTimestamp *string           `json:"deletionTimestamp,omitempty"`
 	OwnerReferences   []ownerReference  `json:"ownerReferences,omitempty"`

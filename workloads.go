@@ -89,7 +89,7 @@ func rollWorkload(ctx context.Context, api *apiClient, w workload, now time.Time
 
 // rollout restarts the workloads behind todo, each once, and returns the pods that have
 // no workload to roll (they are deleted instead).
-func (e *executor) rollout(lt lifetime, todo []*target) []*target {
+func (e *executor) rollout(lt lifetime, me self, todo []*target) []*target {
 	var order []workload
 	pods := map[workload][]*target{}
 	var rest []*target
@@ -102,6 +102,9 @@ func (e *executor) rollout(lt lifetime, todo []*target) []*target {
 		case !ok:
 			t.jobs[0].log.Info(fmt.Sprintf("%s has no Deployment, StatefulSet or DaemonSet to roll; deleting it instead", t.pod.Metadata.Name), "pod", t.pod.Metadata.Name)
 			rest = append(rest, t)
+		case w == me.workload:
+			t.jobs[0].log.Info(fmt.Sprintf("Skipping %s: %s runs cuscon itself", t.pod.Metadata.Name, w), "pod", t.pod.Metadata.Name)
+			t.skipped = true
 		default:
 			if _, seen := pods[w]; !seen {
 				order = append(order, w)

@@ -107,7 +107,7 @@ func TestEvictWithBudgetNeverDropsBelowMinAvailable(t *testing.T) {
 }
 
 func TestRolloutRollsTheDeploymentAndDeletesNoPod(t *testing.T) {
-	c := newCluster(t)
+	c := newCluster(t, "CUSCON_OVERRIDE_STRATEGIES=delete,evict,rollout") // the operator lets objects choose rollout
 	c.applyManifests(c.ns, "manifests/components/rollout/rbac.yaml")
 	c.kubectl("annotate", "configmap", "frontend-config", "-n", c.ns, "cuscon.dev/strategy=rollout")
 	frontend := c.uids("frontend")
