@@ -100,6 +100,22 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end -}}
 
+{{/* GOMEMLIMIT: about 85% of resources.limits.memory (Mi or Gi), so that the Go runtime
+collects harder before the kernel would kill the pod; empty when there is no such limit. */}}
+{{- define "cuscon.goMemLimit" -}}
+{{- $m := toString (((.Values.resources).limits).memory) -}}
+{{- if regexMatch "^[0-9]+Mi$" $m -}}
+{{- div (mul (trimSuffix "Mi" $m | int) 85) 100 }}MiB
+{{- else if regexMatch "^[0-9]+Gi$" $m -}}
+{{- div (mul (trimSuffix "Gi" $m | int) 1024 85) 100 }}MiB
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the key of the Reloader mode's Secret digests. */}}
+{{- define "cuscon.digestKeySecret" -}}
+{{- include "cuscon.fullname" . }}-digest-key
+{{- end -}}
+
 {{/* Settings that cannot work together fail the install with a reason. */}}
 {{- define "cuscon.validate" -}}
 {{- if and .Values.clusterWide .Values.watchNamespaces -}}
