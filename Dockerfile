@@ -13,6 +13,7 @@ FROM --platform=$BUILDPLATFORM golang:1.26 AS compiled
 WORKDIR /src
 COPY go.mod go.sum ./
 COPY *.go ./
+COPY internal/ ./internal/
 ARG VERSION=dev
 ARG TARGETOS TARGETARCH
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \

@@ -5,9 +5,11 @@ package main
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 	"time"
+
+	"cuscon/internal/kube"
+	"cuscon/internal/telemetry"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,9 +60,9 @@ func TestEveryFlagHasAnEnvironmentTwinThatSetsItsDefault(t *testing.T) {
 	c, err := parseConfig(nil, env(twins), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, config{
-		commonConfig: commonConfig{APIURL: "http://127.0.0.1:9001", ServiceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount",
-			ListenAddress: ":9090", LogFormat: "json", LogLevel: "debug"},
-		Namespace: "shop", Namespaces: "a,b", AllNamespaces: true, WatchSelector: "cuscon.dev/managed=true", Secrets: true,
+		Connection: kube.Connection{APIURL: "http://127.0.0.1:9001", ServiceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount"},
+		Telemetry:  telemetry.Options{ListenAddress: ":9090", LogFormat: "json", LogLevel: "debug"},
+		Namespace:  "shop", Namespaces: "a,b", AllNamespaces: true, WatchSelector: "cuscon.dev/managed=true", Secrets: true,
 		Annotation: "x/y", State: "memory", Strategy: "evict", MaxUnavailable: 2, ReadyTimeout: time.Minute,
 		EvictTimeout: 2 * time.Minute, RateLimit: 30, DryRun: true, DeleteUnownedPods: true, ShutdownTimeout: 3 * time.Second,
 		LeaseName: "l", LeaseNamespace: "ops", Identity: "cuscon-0", PodNamespace: "ops", OverrideStrategies: "evict", DigestKeySecret: "k",
@@ -95,34 +97,6 @@ func TestWhatIsWatchedFollowsTheScopeFlags(t *testing.T) {
 	assert.Equal(t, []string{"configmaps in all namespaces", "secrets in all namespaces"},
 		names(mustParse(t, []string{"--all-namespaces", "--secrets", "--namespaces=a"})), "all beats a list")
 	assert.Equal(t, "default", mustParse(t, []string{"--leader-elect"}).LeaseNamespace, "the Lease lives in --namespace by default")
-}
-
-func TestAScopeCoversOnlyItsObjects(t *testing.T) {
-	one := watchScope{resource: configMaps, namespace: "shop"}
-	all := watchScope{resource: secrets}
-	for key, want := range map[string][2]bool{
-		"configmaps/shop/web":   {true, false},
-		"configmaps/shopping/x": {false, false},
-		"secrets/shop/db":       {false, true},
-		"secrets/other/db":      {false, true},
-		"configmaps/other/web":  {false, false},
-	} {
-		assert.Equal(t, want[0], one.covers(key), key)
-		assert.Equal(t, want[1], all.covers(key), key)
-	}
-}
-
-func TestSyncFlagsShareTheControllersCommonOnes(t *testing.T) {
-	c, err := parseSyncConfig([]string{"--configmap", "p", "--dir", "/d", "--reload-url", "http://x", "--log-format", "json"},
-		env(map[string]string{"CUSCON_API_URL": "http://127.0.0.1:9001", "CUSCON_RELOAD_RETRIES": "9"}), &bytes.Buffer{})
-	require.NoError(t, err)
-	assert.Equal(t, "json", c.LogFormat)
-	assert.Equal(t, "http://127.0.0.1:9001", c.APIURL)
-	assert.Equal(t, 9, c.ReloadRetries)
-	var help bytes.Buffer
-	_, _ = parseSyncConfig([]string{"--help"}, env(nil), &help)
-	assert.True(t, strings.HasPrefix(help.String(), "Usage: cuscon sync"))
-	assert.Contains(t, help.String(), "CUSCON_LISTEN_ADDRESS")
 }
 
 func TestTheControllerAndPlanRefuseTheSameDecisions(t *testing.T) {

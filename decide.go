@@ -1,16 +1,19 @@
 // decide.go is cuscon's decision, in pure functions: given what cuscon remembers of an
 // annotated object and what it now observes, decide returns what to remember next and a
 // verdict; the controller carries the verdict out. Whether a selector is safe is
-// selector.go's part; which pods may be restarted and what an answer means, pods.go's.
-// The README's decision tables are the test tables of these functions, row for row.
+// labels.Check's part, which strategy an object may choose restart.ChooseStrategy's;
+// which pods may be restarted, pods.go's. The README's decision tables are the test
+// tables of these functions, row for row.
 
 package main
 
 import (
-	"fmt"
-	"slices"
-	"strings"
 	"time"
+
+	"cuscon/internal/backoff"
+	"cuscon/internal/kube"
+	"cuscon/internal/labels"
+	"cuscon/internal/restart"
 )
 
 // objState is what cuscon remembers of one annotated object.
@@ -30,24 +33,22 @@ type objState struct {
 // cuscon that restarts resumes it without restarting the pods already replaced.
 type owedWork struct {
 	Hash string `json:"hash"`
-	// All: every matching pod is owed (the pods could not even be listed).
-	All bool `json:"all,omitempty"`
-	// Pods are the uids of the pods still to restart; pods created since run the new
-	// content already.
-	Pods []string `json:"pods,omitempty"`
+	// Owed is every matching pod (they could not even be listed), or the uids of those
+	// still to restart: pods created since run the new content already.
+	restart.Owed
 	// tries counts the rounds so far; retries back off with it. Not recorded.
 	tries int
 	// fromRecord: read from the object at start, not retried by this process yet.
 	fromRecord bool
-	// req is the request whose round left this work, to retry it by. Not recorded.
-	req restartRequest
+	// order is the order whose round left this work, to retry it by. Not recorded.
+	order order
 }
 
 // observation is what one list item or watch event says of a ConfigMap or Secret.
 type observation struct {
 	key       string
-	ref       objectRef
-	res       resource
+	ref       kube.ObjectRef
+	res       kube.Resource
 	annotated bool
 	selector  string
 	// strategy is the strategy annotation's value; hasStrategy says whether it is set.
@@ -84,9 +85,9 @@ const (
 
 // verdict is decide's answer: what to do, why not, and the restart to schedule.
 type verdict struct {
-	kind verdictKind
-	err  error
-	req  restartRequest
+	kind  verdictKind
+	err   error
+	order order
 	// record: the object's recorded state differs from what is remembered; write it.
 	record bool
 }
@@ -114,80 +115,57 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 		return st, verdict{kind: alreadyPending}
 	case st.refused == attempt:
 		return st, verdict{kind: stillOwed}
-	case st.owed != nil && st.owed.Hash == obs.hash && !st.owed.fromRecord && st.owed.req.attempt == attempt:
+	case st.owed != nil && st.owed.Hash == obs.hash && !st.owed.fromRecord && st.owed.order.attempt == attempt:
 		return st, verdict{kind: stillOwed} // a new selector or strategy goes on below, to be checked
 	}
-	if err := checkSelector(obs.selector); err != nil {
+	if err := labels.Check(obs.selector); err != nil {
 		st.refused = attempt
 		return st, verdict{kind: refuseSelector, err: err}
 	}
-	strategy, err := chooseStrategy(obs.strategy, obs.hasStrategy, p.strategy, p.overrides)
+	strategy, err := restart.ChooseStrategy(obs.strategy, obs.hasStrategy, p.strategy, p.overrides)
 	if err != nil {
 		st.refused = attempt
 		return st, verdict{kind: refuseStrategy, err: err}
 	}
-	req := restartRequest{src: obs.ref, res: obs.res, key: obs.key, selector: obs.selector,
-		strategy: strategy, hash: obs.hash, attempt: attempt}
+	o := order{Request: restart.Request{Object: obs.ref, Key: obs.key, Selector: obs.selector, Strategy: strategy,
+		Why: "content changed"}, hash: obs.hash, attempt: attempt}
 	kind := restartAll
 	if st.owed != nil && st.owed.Hash == obs.hash && !st.owed.All {
-		kind, req.only = resumeOwed, st.owed.Pods
+		kind, o.Only = resumeOwed, st.owed.Pods
 	} else {
 		st.owed = nil // superseded by a newer change, or owed in full
 	}
 	st.pending, st.refused = obs.hash, ""
-	return st, verdict{kind: kind, req: req}
+	return st, verdict{kind: kind, order: o}
 }
 
-// restartRequest asks for the pods of one changed object to be restarted.
-type restartRequest struct {
-	src      objectRef
-	res      resource
-	key      string
-	selector string
-	strategy string
-	hash     string
-	// attempt is hash, selector and strategy annotation, to remember a refusal by.
-	attempt string
-	// only, when set, limits the restart to these pod uids: what an earlier round left.
-	only []string
-	// seen is when the change was observed (or the retry began).
-	seen time.Time
-	// workload, in the Reloader mode, is the workload to restart; view is what it will
-	// have applied (recorded on it) and why says what changed (reloader.go).
-	workload  *workload
-	view, why string
-}
-
-// result is how a restart request ended: refused (the API refused the selector),
-// dropped (this replica could not act), or carried out with owed nil (complete) or not
-// (what is left).
-type result struct {
-	req     restartRequest
-	refused error
-	dropped bool
-	owed    *owedWork
+// order is a restart decide asks for: the request to send (the controller adds whom to
+// tell of its end), and the content hash and attempt it carries out.
+type order struct {
+	restart.Request
+	hash    string
+	attempt string // hash, selector and strategy annotation, to remember a refusal by
 }
 
 // settle returns the state of an object after one of its restarts ended. An ending that
 // a newer change has overtaken changes nothing: the newer restart decides.
-func settle(st objState, res result) objState {
-	if st.pending != res.req.hash {
+func settle(st objState, o order, res restart.Result) objState {
+	if st.pending != o.hash {
 		return st
 	}
 	st.pending = ""
 	switch {
-	case res.dropped: // a new leader finds it from the record
-	case res.refused != nil:
-		st.refused = res.req.attempt
-	case res.owed == nil:
-		st.applied, st.owed, st.refused = res.req.hash, nil, ""
+	case res.Dropped: // a new leader finds it from the record
+	case res.Refused != nil:
+		st.refused = o.attempt
+	case res.Owed == nil:
+		st.applied, st.owed, st.refused = o.hash, nil, ""
 	default:
-		owed := *res.owed
+		owed := owedWork{Hash: o.hash, Owed: *res.Owed, order: o}
 		if st.owed != nil && st.owed.Hash == owed.Hash {
 			owed.tries = st.owed.tries
 		}
 		owed.tries++
-		owed.req = res.req
 		st.owed = &owed
 	}
 	return st
@@ -195,31 +173,4 @@ func settle(st objState, res result) objState {
 
 // retryDelay is how long owed pods wait before their next round: doubling from the
 // policy's first delay, at most its cap (a minute by default).
-func retryDelay(tries int, p backoffPolicy) time.Duration {
-	d := p.Initial
-	for i := 1; i < tries && d < p.Max; i++ {
-		d *= 2
-	}
-	return min(d, p.Max)
-}
-
-// chooseStrategy returns the strategy an object asks for with its strategy annotation
-// (value, if set), or the default def. An object may choose only what the operator
-// allowed (allowed, from --override-strategies): whoever may annotate a ConfigMap must not
-// gain the rollout of a whole workload, whose pods reach beyond its selector, when the
-// operator chose delete. Both modes and `cuscon plan` ask it.
-func chooseStrategy(value string, set bool, def string, allowed []string) (string, error) {
-	switch {
-	case !set || value == def:
-		return def, nil
-	case !validStrategy(value):
-		return "", fmt.Errorf("%s %q: want delete, evict or rollout; nothing restarted", strategyAnnotation, value)
-	case !slices.Contains(allowed, value):
-		return "", fmt.Errorf("%s %q: not a strategy objects may choose here (--override-strategies %q); nothing restarted",
-			strategyAnnotation, value, strings.Join(allowed, ","))
-	}
-	return value, nil
-}
-
-// validStrategy reports whether s names a restart strategy.
-func validStrategy(s string) bool { return s == "delete" || s == "evict" || s == "rollout" }
+func retryDelay(tries int, p backoff.Policy) time.Duration { return p.Nth(tries) }

@@ -8,13 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"cuscon/internal/backoff"
+	"cuscon/internal/kube"
+	"cuscon/internal/labels"
+	"cuscon/internal/restart"
+
 	"github.com/stretchr/testify/assert"
 )
 
 // observed returns an observation of frontend-config with selector sel and content hash.
 func observed(sel, hash string) observation {
-	return observation{key: "configmaps/default/frontend-config", res: configMaps, annotated: true, selector: sel, hash: hash,
-		ref: objectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "default", Name: "frontend-config"}}
+	return observation{key: "configmaps/default/frontend-config", res: kube.ConfigMaps, annotated: true, selector: sel, hash: hash,
+		ref: kube.ObjectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "default", Name: "frontend-config"}}
 }
 
 // with returns o changed by edit.
@@ -29,7 +34,7 @@ func recorded(applied string, owed *owedWork) func(*observation) {
 
 func TestDecideFollowsTheREADMEDecisionTable(t *testing.T) {
 	annotation, memory := policy{strategy: "delete", recordState: true}, policy{strategy: "delete"}
-	owedFrontend1 := &owedWork{Hash: "h2", Pods: []string{"uid-frontend-1"}, fromRecord: true}
+	owedFrontend1 := &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"uid-frontend-1"}}, fromRecord: true}
 	for _, row := range []struct {
 		readme string // the README row
 		st     objState
@@ -87,7 +92,7 @@ func TestDecideFollowsTheREADMEDecisionTable(t *testing.T) {
 		{readme: "cuscon starts, an incomplete restart is recorded: only the pods left are restarted",
 			obs: observed("app=frontend", "h2").with(recorded("h1", owedFrontend1)), p: annotation,
 			want: resumeOwed, next: objState{applied: "h1", pending: "h2", owed: owedFrontend1}, only: []string{"uid-frontend-1"}},
-		{readme: "a newer change supersedes what was owed", st: objState{applied: "h1", owed: &owedWork{Hash: "h2", Pods: []string{"u"}}},
+		{readme: "a newer change supersedes what was owed", st: objState{applied: "h1", owed: &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"u"}}}},
 			known: true, obs: observed("app=frontend", "h3"), p: annotation, want: restartAll, next: objState{applied: "h1", pending: "h3"}},
 		{readme: "content changed back while a restart was incomplete: every pod again (some run the other content)",
 			st: objState{applied: "h1", owed: &owedWork{Hash: "h2"}}, known: true,
@@ -104,11 +109,11 @@ func TestDecideFollowsTheREADMEDecisionTable(t *testing.T) {
 			assert.Equal(t, row.want, v.kind)
 			assert.Equal(t, row.next, next)
 			assert.Equal(t, row.record, v.record, "record")
-			assert.Equal(t, row.only, v.req.only, "only")
+			assert.Equal(t, row.only, v.order.Only, "only")
 			if v.kind == restartAll || v.kind == resumeOwed {
-				assert.Equal(t, row.obs.hash, v.req.hash)
-				assert.Equal(t, row.obs.selector, v.req.selector)
-				assert.Equal(t, "delete", v.req.strategy)
+				assert.Equal(t, row.obs.hash, v.order.hash)
+				assert.Equal(t, row.obs.selector, v.order.Selector)
+				assert.Equal(t, "delete", v.order.Strategy)
 			}
 			if v.kind == refuseSelector || v.kind == refuseStrategy {
 				assert.Error(t, v.err)
@@ -119,46 +124,46 @@ func TestDecideFollowsTheREADMEDecisionTable(t *testing.T) {
 
 // owedBy is owed work for h2 (pod "u") left by a round with selector sel.
 func owedBy(sel string) *owedWork {
-	return &owedWork{Hash: "h2", Pods: []string{"u"}, req: restartRequest{selector: sel, hash: "h2", attempt: "h2 " + sel + " "}}
+	return &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"u"}}, order: order{Request: restart.Request{Selector: sel}, hash: "h2", attempt: "h2 " + sel + " "}}
 }
 
 func TestStrategyAnnotationOverridesTheDefault(t *testing.T) {
 	for _, s := range []string{"delete", "evict", "rollout"} {
 		obs := observed("app=frontend", "h2").with(func(o *observation) { o.strategy, o.hasStrategy = s, true })
 		_, v := decide(objState{applied: "h1"}, true, obs, policy{strategy: "delete", overrides: []string{"evict", "rollout"}})
-		assert.Equal(t, s, v.req.strategy)
+		assert.Equal(t, s, v.order.Strategy)
 	}
 	_, v := decide(objState{applied: "h1"}, true, observed("app=frontend", "h2"), policy{strategy: "evict"})
-	assert.Equal(t, "evict", v.req.strategy, "no annotation: the default")
+	assert.Equal(t, "evict", v.order.Strategy, "no annotation: the default")
 }
 
 func TestSettleRecordsOnlyACompleteRestart(t *testing.T) {
-	req := restartRequest{key: "k", hash: "h2", attempt: "h2 app=frontend ", selector: "app=frontend"}
-	owed := &owedWork{Hash: "h2", Pods: []string{"u1"}}
+	o := order{Request: restart.Request{Key: "k", Selector: "app=frontend"}, hash: "h2", attempt: "h2 app=frontend "}
+	owed := &restart.Owed{Pods: []string{"u1"}}
 	for _, row := range []struct {
 		name string
 		st   objState
-		res  result
+		res  restart.Result
 		want objState
 	}{
-		{"complete: applied", objState{applied: "h1", pending: "h2"}, result{req: req}, objState{applied: "h2"}},
+		{"complete: applied", objState{applied: "h1", pending: "h2"}, restart.Result{}, objState{applied: "h2"}},
 		{"complete after owed rounds: nothing owed", objState{applied: "h1", pending: "h2", owed: &owedWork{Hash: "h2", tries: 3}},
-			result{req: req}, objState{applied: "h2"}},
-		{"refused by the API: owed until a new attempt", objState{applied: "h1", pending: "h2"}, result{req: req, refused: errBroadSelector},
+			restart.Result{}, objState{applied: "h2"}},
+		{"refused by the API: owed until a new attempt", objState{applied: "h1", pending: "h2"}, restart.Result{Refused: labels.ErrBroad},
 			objState{applied: "h1", refused: "h2 app=frontend "}},
-		{"incomplete: the pods left are owed, applied unchanged", objState{applied: "h1", pending: "h2"}, result{req: req, owed: owed},
-			objState{applied: "h1", owed: &owedWork{Hash: "h2", Pods: []string{"u1"}, tries: 1, req: req}}},
+		{"incomplete: the pods left are owed, applied unchanged", objState{applied: "h1", pending: "h2"}, restart.Result{Owed: owed},
+			objState{applied: "h1", owed: &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"u1"}}, tries: 1, order: o}}},
 		{"incomplete again: tries count up", objState{applied: "h1", pending: "h2", owed: &owedWork{Hash: "h2", tries: 2}},
-			result{req: req, owed: owed}, objState{applied: "h1", owed: &owedWork{Hash: "h2", Pods: []string{"u1"}, tries: 3, req: req}}},
-		{"overtaken by a newer change: nothing changes", objState{applied: "h1", pending: "h3"}, result{req: req, owed: owed},
+			restart.Result{Owed: owed}, objState{applied: "h1", owed: &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"u1"}}, tries: 3, order: o}}},
+		{"overtaken by a newer change: nothing changes", objState{applied: "h1", pending: "h3"}, restart.Result{Owed: owed},
 			objState{applied: "h1", pending: "h3"}},
 	} {
-		t.Run(row.name, func(t *testing.T) { assert.Equal(t, row.want, settle(row.st, row.res)) })
+		t.Run(row.name, func(t *testing.T) { assert.Equal(t, row.want, settle(row.st, o, row.res)) })
 	}
 }
 
 func TestRetriesBackOffToAtMostAMinute(t *testing.T) {
-	p := backoffPolicy{Initial: time.Second, Max: time.Minute}
+	p := backoff.Policy{Initial: time.Second, Max: time.Minute}
 	var got []time.Duration
 	for tries := 1; tries <= 9; tries++ {
 		got = append(got, retryDelay(tries, p))

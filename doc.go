@@ -2,26 +2,30 @@
 // ConfigMap's content changes, so that apps which read their configuration once at start
 // pick up the new one. The annotation magalix.com/podDeleteMatch: "app=frontend" names
 // the pods by a label selector; cuscon reaches the Kubernetes API through a kubectl proxy
-// sidecar on 127.0.0.1:8001. `cuscon sync` is its in-pod mode: it unpacks one ConfigMap
-// into a directory atomically and tells the app to reload.
+// sidecar on 127.0.0.1:8001.
 //
-// Where to start reading: one change travels through the files in this order, each
-// visited once.
+// This package is that story, the article's, and the wiring; read it top to bottom. One
+// change travels through it in this order:
 //
-//	decode.go      the watch stream and list pages, one object at a time
-//	watch.go       list, then watch from the list's resourceVersion; survive ends and breaks
-//	decide.go      the decision, pure: what is remembered × what is seen → a verdict (selector.go: safe selectors)
-//	controller.go  carries verdicts out: schedules restarts, records what was applied, retries what is owed
-//	scheduler.go   one lane per namespace; debounce per set of pods
-//	restart.go     a batch: list each selector's pods, restart each pod once, report what is owed (pacing.go: one pod)
-//	pods.go        the pod requests: list, DELETE, eviction
-//	api.go         the one place that builds API paths and turns answers into errors
+//	watch.go       what is watched: each ConfigMap observed as it arrives (annotations, a hash of its content)
+//	controller.go  what is remembered of each object; the verdict carried out, the restart sent on, its end recorded
+//	decide.go      the decision, pure: what is remembered × what is seen → a verdict
+//	pods.go        which pods a restart may touch, and their DELETE, guarded by the pod's uid
+//	main.go        the parts put together; config.go, what they are told
 //
-// Around them: main.go, config.go and flags.go (wiring, flags), workloads.go (the
-// rollout strategy), the Reloader mode (reloader.go decides, with references.go and
-// keydigest.go; reloaderctl.go, reloadercheck.go, workloadlist.go, reloaderexec.go carry
-// it out), events.go, metrics.go, server.go (probes),
-// leader.go (Lease election), incluster.go, log.go, backoff.go, types.go; sync.go,
-// reload.go and atomic.go for `cuscon sync`; plan.go and planview.go for `cuscon plan`,
-// which lists what a change of each object would restart, changing nothing.
+// The machinery is in internal packages, each one concern, imported downwards:
+//
+//	internal/kube       the raw-HTTP client, the API's types, the streaming decoder, list-then-watch, Events
+//	internal/restart    the lanes, debounce and rate limit, and the executor: strategies, pacing, what is owed
+//	internal/labels     whether a selector is safe to restart pods by
+//	internal/lease      Lease election: one acting replica
+//	internal/telemetry  metrics, probes and log lines
+//	internal/envflag    flags with environment twins
+//	internal/backoff    jittered backoff, and a sleep that ends with its context
+//
+// The other modes are packages of their own, which main starts and fans watch events
+// out to; none imports another: internal/reloader (stakater/Reloader's annotations on
+// workloads), internal/syncer (`cuscon sync`, the in-pod mode that unpacks one
+// ConfigMap into files and reloads the app), and plan.go here (`cuscon plan`, which says
+// what a change of each object would restart, changing nothing).
 package main

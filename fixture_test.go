@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"cuscon/internal/kubetest"
 )
 
 const selectorKey = "magalix.com/podDeleteMatch"
@@ -22,30 +24,30 @@ func msg(s string) map[string]string { return map[string]string{"config.cfg": `M
 // frontend pods, two unrelated backend pods, and a sentinel ConfigMap used by settle.
 type fixture struct {
 	t        *testing.T
-	f        *fakeAPI
-	log      *logSink
+	f        *kubetest.API
+	log      *kubetest.LogSink
 	stop     func()
 	sentinel int
 }
 
 // newFixture builds the setup, starts cuscon (cfg changed by edit) and waits for its
 // first sync.
-func newFixture(t *testing.T, edit func(*config), tune ...func(*app)) *fixture {
-	f := newFakeAPI(t, "default")
-	f.putConfigMap("frontend-config", sel("app=frontend"), msg("Welcome to Kubernetes"))
-	f.putConfigMap("sentinel", sel("app=sentinel"), msg("0"))
-	f.addPods("frontend", 3, map[string]string{"app": "frontend"})
-	f.addPods("backend", 2, map[string]string{"app": "backend"})
+func newFixture(t *testing.T, edit func(*config)) *fixture {
+	f := kubetest.New(t, "default")
+	f.PutConfigMap("frontend-config", sel("app=frontend"), msg("Welcome to Kubernetes"))
+	f.PutConfigMap("sentinel", sel("app=sentinel"), msg("0"))
+	f.AddPods("frontend", 3, map[string]string{"app": "frontend"})
+	f.AddPods("backend", 2, map[string]string{"app": "backend"})
 	fx := &fixture{t: t, f: f}
-	fx.log, fx.stop = startCuscon(t, f, edit, tune...)
+	fx.log, fx.stop = startCuscon(t, f, edit)
 	var probe config
 	if edit != nil {
 		edit(&probe)
 	}
 	if probe.AllNamespaces {
-		fx.log.waitFor(t, "Synced configmaps in all namespaces", 1)
+		fx.log.WaitFor(t, "Synced configmaps in all namespaces", 1)
 	} else {
-		fx.log.waitFor(t, `Synced configmaps in "default"`, 1)
+		fx.log.WaitFor(t, `Synced configmaps in "default"`, 1)
 	}
 	return fx
 }
@@ -57,23 +59,23 @@ func (fx *fixture) settle() {
 	fx.t.Helper()
 	fx.sentinel++
 	name := fmt.Sprintf("sentinel-%d", fx.sentinel)
-	fx.f.addPod(name, map[string]string{"app": "sentinel"}, true)
-	fx.f.putConfigMap("sentinel", sel("app=sentinel"), msg(fmt.Sprint(fx.sentinel)))
-	fx.f.waitDeleted(name)
+	fx.f.AddPod(name, map[string]string{"app": "sentinel"}, true)
+	fx.f.PutConfigMap("sentinel", sel("app=sentinel"), msg(fmt.Sprint(fx.sentinel)))
+	fx.f.WaitDeleted(name)
 }
 
 // replaceWatch ends the open watch and has script serve the next watch request.
-func (fx *fixture) replaceWatch(script watchScript) {
+func (fx *fixture) replaceWatch(script kubetest.WatchScript) {
 	fx.t.Helper()
-	fx.f.waitWatches(1)
-	fx.f.script(script)
-	fx.f.endWatches()
+	fx.f.WaitWatches(1)
+	fx.f.Script(script)
+	fx.f.EndWatches()
 }
 
 // deletedBesidesSentinels lists the deleted pods that were not sentinels.
 func (fx *fixture) deletedBesidesSentinels() []string {
 	var out []string
-	for _, p := range fx.f.deletedPods() {
+	for _, p := range fx.f.DeletedPods() {
 		if !strings.HasPrefix(p, "sentinel-") {
 			out = append(out, p)
 		}

@@ -1,5 +1,6 @@
-// main.go dispatches to the controller, to `cuscon sync` or to `cuscon plan`, wires the
-// parts together, and runs until SIGTERM or SIGINT. The configuration is read in config.go.
+// main.go dispatches to the controller, `cuscon plan` or `cuscon sync`, wires the
+// controller's parts together, and runs until SIGTERM or SIGINT. The configuration is
+// read in config.go.
 
 package main
 
@@ -12,63 +13,88 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"cuscon/internal/backoff"
+	"cuscon/internal/kube"
+	"cuscon/internal/lease"
+	"cuscon/internal/reloader"
+	"cuscon/internal/restart"
+	"cuscon/internal/syncer"
+	"cuscon/internal/telemetry"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "sync" {
-		os.Exit(syncMain(os.Args[2:]))
+func main() { os.Exit(dispatch(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
+
+// dispatch runs the command args name and returns its exit code: the controller unless
+// the first argument is a command.
+func dispatch(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	command := ""
+	if len(args) > 0 {
+		command = args[0]
 	}
-	if len(os.Args) > 1 && os.Args[1] == "plan" {
-		os.Exit(planMain(os.Args[2:]))
+	switch command {
+	case "sync":
+		return syncMain(args[1:], getenv, stdout, stderr)
+	case "plan":
+		return planMain(args[1:], getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "cuscon", version)
+		return 0
+	case "help":
+		if len(args) > 1 && (args[1] == "plan" || args[1] == "sync") {
+			return dispatch([]string{args[1], "--help"}, getenv, stdout, stderr)
+		}
+		args = []string{"--help"}
 	}
-	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
+	cfg, err := parseConfig(args, getenv, stdout)
 	switch {
 	case errors.Is(err, errVersion):
-		fmt.Println("cuscon", version)
-		return
+		fmt.Fprintln(stdout, "cuscon", version)
+		return 0
 	case errors.Is(err, flag.ErrHelp):
-		return
+		return 0
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "cuscon:", err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, "cuscon:", err)
+		fmt.Fprintln(stderr, "Run 'cuscon --help' for the commands and flags.")
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "cuscon:", err)
-		os.Exit(1)
+	if err := runController(ctx, cfg, stdout); err != nil {
+		fmt.Fprintln(stderr, "cuscon:", err)
+		return 1
 	}
+	return 0
 }
 
 // syncMain runs `cuscon sync` and returns its exit code. In subprocess mode the child's
-// signals are handled by runChild, not by a context.
-func syncMain(args []string) int {
-	cfg, err := parseSyncConfig(args, os.Getenv, os.Stderr)
+// signals are handled by the syncer, not by a context.
+func syncMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := syncer.ParseConfig(args, getenv, stdout)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "cuscon sync:", err)
+		fmt.Fprintln(stderr, "cuscon sync:", err)
 		return 2
 	}
 	if len(cfg.Command) > 0 {
-		return runSync(context.Background(), cfg, os.Stdout)
+		return syncer.Sync(context.Background(), cfg, version, stdout)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return runSync(ctx, cfg, os.Stdout)
+	return syncer.Sync(ctx, cfg, version, stdout)
 }
 
-// run wires the parts together and runs them until ctx ends.
-func run(ctx context.Context, cfg config, logOut io.Writer) error {
-	log, err := loggerFor(logOut, cfg.LogFormat, cfg.LogLevel)
+// runController wires the controller's parts together and runs them until ctx ends.
+func runController(ctx context.Context, cfg config, logOut io.Writer) error {
+	log, err := cfg.Telemetry.Logger(logOut)
 	if err != nil {
 		return err
 	}
@@ -76,104 +102,91 @@ func run(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("Starting the service", "version", version, "namespace", cfg.Namespace, "api", a.apiURL,
+	log.Info("Starting the service", "version", version, "namespace", cfg.Namespace, "api", a.client.Base(),
 		"annotation", cfg.Annotation, "state", cfg.State, "strategy", cfg.Strategy, "dryRun", cfg.DryRun, "reloaderAnnotations", cfg.ReloaderAnnotations)
-	if cfg.ListenAddress != "" {
-		if _, err := serve(ctx, cfg.ListenAddress, a.health.healthy, a.health.ready, a.metrics, log); err != nil {
+	if cfg.Telemetry.ListenAddress != "" {
+		if _, err := telemetry.Serve(ctx, cfg.Telemetry.ListenAddress, telemetry.DefaultLimits, a.health.Healthy, a.health.Ready, a.metrics, log); err != nil {
 			return err
 		}
 	}
-	a.run(ctx)
+	a.runParts(ctx)
 	log.Info("Stopped", "reason", context.Cause(ctx))
 	return nil
 }
 
-// app is cuscon assembled: watchers feed the controller, which schedules restarts
-// that the executor carries out; with leader election, only while this replica leads.
+// app is the controller assembled: watchers feed the controller (and the Reloader
+// mode), which send restarts to the scheduler, whose batches the executor carries out;
+// with leader election, only while this replica leads.
 type app struct {
-	apiURL   string
-	watchers []*watcher
+	client   *kube.Client
+	watchers []*kube.Watcher[seen]
 	ctl      *controller
-	sched    *scheduler
-	exec     *executor
-	events   *eventRecorder
-	elector  *elector
-	metrics  *metrics
-	health   *health
+	mode     *reloader.Mode // nil without --reloader-annotations
+	sched    *restart.Scheduler
+	exec     *restart.Executor
+	events   *kube.EventRecorder // nil without --events
+	elector  *lease.Elector      // nil without --leader-elect
+	metrics  *telemetry.Metrics
+	health   *telemetry.Health
 	// grace is how long requests under way may go on once shutdown begins: once for the
 	// whole app, however many objects the batches under way report.
 	grace time.Duration
 }
 
-// retryPolicy paces the rounds of pods a restart left: from a second to at most a minute.
-var retryPolicy = backoffPolicy{Initial: time.Second, Max: time.Minute}
-
-// newApp builds cuscon from cfg. The one request it may make, for the digest key of the
-// Reloader mode with Secrets, is retried while it may pass, until ctx ends.
+// newApp builds the controller from cfg. The one request it may make, for the digest
+// key of the Reloader mode with Secrets, is retried while it may pass, until ctx ends.
 func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
-	m := newMetrics()
-	api, base, err := connect(cfg.APIURL, cfg.InCluster, cfg.ServiceAccountDir, m)
+	m := telemetry.NewMetrics(version)
+	client, err := kube.Connect(cfg.Connection, m)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{apiURL: base, metrics: m, health: newHealth(), sched: newScheduler(cfg.Debounce, log), grace: cfg.ShutdownTimeout}
+	a := &app{client: client, metrics: m, health: telemetry.NewHealth(cfg.tuning.readyGrace), sched: restart.NewScheduler(cfg.Debounce, log),
+		grace: cfg.ShutdownTimeout}
 	if cfg.Events {
-		a.events = newEventRecorder(api, log, m, cfg.DryRun)
+		a.events = kube.NewEventRecorder(client, log, m, cfg.DryRun)
 	}
-	leading, lease := func() bool { return true }, func() time.Time { return time.Time{} }
+	leading, actingUntil := func() bool { return true }, func() time.Time { return time.Time{} }
 	if cfg.LeaderElect {
-		a.elector = &elector{
-			api: api, log: log, metrics: m, ns: cfg.LeaseNamespace, name: cfg.LeaseName, identity: cfg.Identity,
-			leaseDuration: cfg.LeaseDuration, renewDeadline: cfg.RenewDeadline, retryPeriod: cfg.RetryPeriod,
-			onStartedLeading: a.resync,
-		}
-		leading, lease = a.elector.isLeader, a.elector.actingUntil
+		a.elector = lease.New(client, lease.Config{Namespace: cfg.LeaseNamespace, Name: cfg.LeaseName, Identity: cfg.Identity,
+			LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod}, a.resync, log, m)
+		leading, actingUntil = a.elector.IsLeader, a.elector.ActingUntil
 	}
-	a.ctl = &controller{
-		api: api, log: log, annotation: cfg.Annotation, policy: policy{strategy: cfg.Strategy, overrides: cfg.overrides(), recordState: cfg.State == "annotation"},
-		dryRun: cfg.DryRun, events: a.events, sched: a.sched, metrics: m,
-		leading: leading, retry: retryPolicy, state: map[string]objState{},
-	}
-	a.exec = &executor{
-		api: api, log: log, events: a.events, limiter: newRateLimiter(cfg.RateLimit), dryRun: cfg.DryRun,
-		deleteUnowned: cfg.DeleteUnownedPods, self: newSelfFinder(api, cfg.PodNamespace, cfg.Identity), maxUnavailable: cfg.MaxUnavailable,
-		parallel: 8, readyTimeout: cfg.ReadyTimeout, evictTimeout: cfg.EvictTimeout, pollInterval: time.Second,
-		backoff: defaultBackoff, done: a.ctl.finished, metrics: m, lease: lease,
-	}
+	pods := &pods{client: client, dryRun: cfg.DryRun, deleteUnowned: cfg.DeleteUnownedPods, self: newSelfFinder(client, cfg.PodNamespace, cfg.Identity)}
+	a.exec = restart.NewExecutor(client, pods, restart.Options{DryRun: cfg.DryRun, MaxUnavailable: cfg.MaxUnavailable,
+		ReadyTimeout: cfg.ReadyTimeout, EvictTimeout: cfg.EvictTimeout, RateLimit: cfg.RateLimit,
+		Backoff: cfg.tuning.backoff, PollInterval: cfg.tuning.pollInterval}, actingUntil, a.events, m, log)
+	a.ctl = newController(client, cfg.policy(), cfg.DryRun, a.sched, leading, a.events, m, log, cfg.tuning.backoff)
 	if cfg.ReloaderAnnotations {
 		var key []byte
 		if cfg.Secrets {
-			if key, err = digestKey(ctx, api, cfg, log); err != nil {
+			if key, err = digestKey(ctx, client, cfg, log); err != nil {
 				return nil, err
 			}
 		}
-		a.ctl.reloader = newReloaderMode(api, log, cfg.scopes(), key)
-		r := a.ctl.reloader
-		r.sched, r.events, r.leading, r.dryRun = a.sched, a.events, leading, cfg.DryRun
-		r.overrides, r.self = cfg.overrides(), a.exec.self
+		a.mode = reloader.New(client, reloader.Config{Scopes: cfg.scopes(), Key: key, Overrides: cfg.overrides(), DryRun: cfg.DryRun,
+			Retry: cfg.tuning.backoff},
+			a.sched, pods.Guard, leading, a.events, m, log)
 	}
+	h := watched{annotation: cfg.Annotation, ctl: a.ctl, mode: a.mode}
 	for _, scope := range cfg.scopes() {
-		w := newWatcher(api, scope, log, a.ctl, m, a.health)
-		w.labelSelector, w.keep = cfg.WatchSelector, a.ctl.annotated
-		if r := a.ctl.reloader; r != nil { // every object counts: any may be used by a workload
-			w.keep = func(*source) bool { return true }
-			w.prepare = r.prepare(func(k string) bool { return k == cfg.Annotation || strings.HasPrefix(k, "cuscon.dev/") })
-		}
-		a.watchers = append(a.watchers, w)
+		opts := cfg.tuning.watch
+		opts.LabelSelector = cfg.WatchSelector
+		a.watchers = append(a.watchers, kube.NewWatcher(client, scope, opts, h.summarize, kube.Handler[seen](h), log, m, a.health))
 	}
 	return a, nil
 }
 
 // digestKey loads the digest key, retrying what may pass (the proxy starting, say).
-func digestKey(ctx context.Context, api *apiClient, cfg config, log *slog.Logger) ([]byte, error) {
-	bo := defaultBackoff.start()
+func digestKey(ctx context.Context, c *kube.Client, cfg config, log *slog.Logger) ([]byte, error) {
+	bo := backoff.Default.Start()
 	for {
-		key, err := loadDigestKey(ctx, api, cfg.ownNamespace(), cfg.DigestKeySecret, cfg.DryRun)
-		if err == nil || errors.Is(err, errDigestKey) || !isTransient(err) {
+		key, err := reloader.LoadKey(ctx, c, cfg.ownNamespace(), cfg.DigestKeySecret, cfg.DryRun)
+		if err == nil || errors.Is(err, reloader.ErrKey) || !kube.IsTransient(err) {
 			return key, err
 		}
 		log.Warn("Could not read the digest key yet, retrying", "err", err)
-		if !bo.wait(ctx) {
+		if !bo.Wait(ctx) {
 			return nil, err
 		}
 	}
@@ -184,49 +197,57 @@ func digestKey(ctx context.Context, api *apiClient, cfg config, log *slog.Logger
 // finish are found from the recorded hashes and applied.
 func (a *app) resync() {
 	a.ctl.reset()
+	if a.mode != nil {
+		a.mode.Reset()
+	}
 	for _, w := range a.watchers {
-		select {
-		case w.resync <- struct{}{}:
-		default:
-		}
+		w.Resync()
 	}
 }
 
-// run runs every part until ctx ends, then waits for the restart under way (bounded
-// by the shutdown timeout), releases the Lease, and sends pending Events.
-func (a *app) run(ctx context.Context) {
+// runParts runs every part until ctx ends, then waits for the restart under way
+// (bounded by the shutdown timeout), releases the Lease, and sends pending Events.
+func (a *app) runParts(ctx context.Context) {
 	var wg sync.WaitGroup
 	evCtx, stopEvents := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEvents()
 	evDone := make(chan struct{})
-	if a.events != nil {
-		go func() { a.events.run(evCtx); close(evDone) }()
-	} else {
+	go func() {
+		if a.events != nil {
+			a.events.PostEvents(evCtx)
+		}
 		close(evDone)
+	}()
+	start := func(part func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); part(ctx) }()
 	}
 	if a.elector != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); a.elector.run(ctx) }()
+		start(a.elector.Campaign)
 	}
-	wg.Add(1)
 	send, stopSend := afterShutdown(ctx, a.grace)
 	defer stopSend()
-	go func() {
-		defer wg.Done()
-		a.sched.run(ctx, func(b []restartRequest) { a.exec.run(lifetime{wait: ctx, send: send}, b) })
-	}()
+	start(func(ctx context.Context) {
+		a.sched.ServeLanes(ctx, a.exec.Batches(restart.Lifetime{Wait: ctx, Send: send}))
+	})
 	for _, w := range a.watchers {
-		wg.Add(1)
-		go func() { defer wg.Done(); w.run(ctx) }()
+		start(w.Watch)
 	}
-	if r := a.ctl.reloader; r != nil {
-		wg.Add(1)
-		go func() { defer wg.Done(); r.run(ctx) }()
+	if a.mode != nil {
+		start(a.mode.CheckWorkloads)
 	}
 	wg.Wait()
 	if a.elector != nil {
-		a.elector.release(ctx)
+		a.elector.Release(ctx)
 	}
 	stopEvents()
 	<-evDone
+}
+
+// afterShutdown returns a context for requests that should finish even when ctx ends:
+// it is cancelled only grace after ctx is, or when the returned cancel is called.
+func afterShutdown(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	act, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return act, func() { stop(); cancel() }
 }

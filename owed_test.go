@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"cuscon/internal/kubetest"
+	"cuscon/internal/restart"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,9 +18,9 @@ import (
 // owedGauges reads cuscon_restarts_owed and cuscon_pods_owed from c's metrics.
 func owedGauges(t *testing.T, c *controller) (float64, float64) {
 	var b strings.Builder
-	require.NoError(t, c.metrics.write(&b))
-	samples := parseMetrics(t, b.String())
-	return value(samples, "cuscon_restarts_owed"), value(samples, "cuscon_pods_owed")
+	require.NoError(t, c.metrics.Write(&b))
+	samples := kubetest.ParseMetrics(t, b.String())
+	return kubetest.Value(samples, "cuscon_restarts_owed"), kubetest.Value(samples, "cuscon_pods_owed")
 }
 
 func TestOwedIsCountedPerObjectAndPerPod(t *testing.T) {
@@ -28,14 +31,14 @@ func TestOwedIsCountedPerObjectAndPerPod(t *testing.T) {
 	}{
 		{"nothing owed", map[string]objState{"a": {applied: "h1"}, "b": {applied: "h1", pending: "h2"}}, 0, 0},
 		{"a refused selector", map[string]objState{"a": {applied: "h1", refused: "h2 !x "}}, 1, 0},
-		{"two pods left", map[string]objState{"a": {owed: &owedWork{Hash: "h2", Pods: []string{"u1", "u2"}}}}, 1, 2},
+		{"two pods left", map[string]objState{"a": {owed: &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"u1", "u2"}}}}}, 1, 2},
 		{"pods that could not be listed: the object counts, the pods are unknown",
-			map[string]objState{"a": {owed: &owedWork{Hash: "h2", All: true}}}, 1, 0},
+			map[string]objState{"a": {owed: &owedWork{Hash: "h2", Owed: restart.Owed{All: true}}}}, 1, 0},
 		{"several objects", map[string]objState{
-			"a": {owed: &owedWork{Hash: "h2", Pods: []string{"u1"}}},
+			"a": {owed: &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"u1"}}}},
 			"b": {refused: "h3 tier!=db "},
 			"c": {applied: "h1"},
-			"d": {owed: &owedWork{Hash: "h5", Pods: []string{"u4", "u5", "u6"}}},
+			"d": {owed: &owedWork{Hash: "h5", Owed: restart.Owed{Pods: []string{"u4", "u5", "u6"}}}},
 		}, 3, 4},
 	} {
 		t.Run(row.name, func(t *testing.T) {
@@ -49,51 +52,9 @@ func TestOwedIsCountedPerObjectAndPerPod(t *testing.T) {
 	}
 }
 
-func TestLogFieldsNameTheKindOfObject(t *testing.T) {
-	assert.Equal(t, "configmap", kindField(configMaps))
-	assert.Equal(t, "secret", kindField(secrets))
-	for _, s := range []string{"delete", "evict", "rollout"} {
-		assert.True(t, validStrategy(s), s)
-	}
-	for _, s := range []string{"", "Delete", "restart", "rollout "} {
-		assert.False(t, validStrategy(s), "%q", s)
-	}
-}
-
-func TestAnObjectMayChooseOnlyTheStrategiesTheOperatorAllowed(t *testing.T) {
-	safe := []string{"delete", "evict"}
-	for _, row := range []struct {
-		value   string
-		set     bool
-		def     string
-		allowed []string
-		want    string
-		err     string
-	}{
-		{"", false, "delete", safe, "delete", ""},
-		{"evict", true, "delete", safe, "evict", ""},
-		{"delete", true, "delete", nil, "delete", ""}, // the default is always allowed
-		{"rollout", true, "delete", safe, "", `cuscon.dev/strategy "rollout": not a strategy objects may choose here (--override-strategies "delete,evict")`},
-		{"rollout", true, "delete", []string{"delete", "evict", "rollout"}, "rollout", ""},
-		{"evict", true, "delete", nil, "", "not a strategy objects may choose here"},
-		{"restart", true, "delete", safe, "", `cuscon.dev/strategy "restart": want delete, evict or rollout`},
-		{"delete", true, "rollout", safe, "delete", ""}, // the Reloader mode's default is rollout
-	} {
-		t.Run(row.value+" over "+row.def, func(t *testing.T) {
-			got, err := chooseStrategy(row.value, row.set, row.def, row.allowed)
-			assert.Equal(t, row.want, got)
-			if row.err == "" {
-				assert.NoError(t, err)
-			} else {
-				assert.ErrorContains(t, err, row.err)
-			}
-		})
-	}
-}
-
 func TestADeletedObjectOwesNothing(t *testing.T) {
 	c := newTestController()
-	c.state["configmaps/default/web"] = objState{owed: &owedWork{Hash: "h2", Pods: []string{"u1"}}}
+	c.state["configmaps/default/web"] = objState{owed: &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"u1"}}}}
 	c.countOwed()
 	objects, _ := owedGauges(t, c)
 	assert.Equal(t, 1.0, objects)

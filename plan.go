@@ -1,22 +1,32 @@
 // plan.go is `cuscon plan`, read-only: it lists the ConfigMaps and Secrets in scope as
-// the controller's watchers do, and the workloads as the Reloader mode does, and says
-// for each object what a change would restart and why, or what cuscon would refuse
-// (planview.go decides). It sends GETs only.
+// the controller's watchers do, and says for each object what a change would restart
+// and why, or what cuscon would refuse, decided by the controller's own functions
+// (decide, skipReason) and, for workloads that carry Reloader's annotations, by the
+// Reloader mode's (reloader.Plan). It sends GETs only.
 
 package main
 
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
+	"net/url"
 	"os/signal"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
+	"text/tabwriter"
+
+	"cuscon/internal/envflag"
+	"cuscon/internal/kube"
+	"cuscon/internal/reloader"
+	"cuscon/internal/restart"
+	"cuscon/internal/telemetry"
 )
 
 // planConfig is what `cuscon plan` can be told: the flags that decide the controller's
@@ -29,112 +39,122 @@ type planConfig struct {
 	podName, podNamespace string
 }
 
+// planUsage is the first lines of `cuscon plan --help`.
+const planUsage = `Usage:
+  cuscon plan [-n NAMESPACE | --namespaces NS,NS | -A] [-o text|json] [flags]
+
+Lists each ConfigMap and Secret the controller would act on, what a change of its
+content would restart and why, and what it would refuse, as the controller told the same
+flags would decide. It only reads (GETs and lists): it needs get and list on what it
+shows, nothing more.`
+
 // parsePlanConfig reads the plan's flags; -n and -A are kubectl's short forms.
 func parsePlanConfig(args []string, getenv func(string) string, out io.Writer) (planConfig, error) {
 	var c planConfig
-	e := newEnvFlags("cuscon plan", "Usage: cuscon plan [-n NAMESPACE | -A] [-o text|json] [flags]\n\n"+
-		"Lists each ConfigMap and Secret cuscon would act on, what a change of it would restart and why, and what cuscon would refuse. Changes nothing.", out, getenv)
-	e.connection(&c.commonConfig)
-	e.decisionFlags(&c.config)
-	e.fs.StringVar(&c.Namespace, "n", c.Namespace, "short for --namespace")
-	e.fs.BoolVar(&c.AllNamespaces, "A", c.AllNamespaces, "short for --all-namespaces")
-	e.fs.StringVar(&c.Output, "o", "text", "output: text (a table) or json")
+	s := envflag.New("cuscon plan", planUsage, out, getenv)
+	defineDecisionFlags(s, &c.config)
+	s.Alias("n", "namespace")
+	s.Alias("A", "all-namespaces")
+	s.Group("Output")
+	s.String(&c.Output, "o", "", "text", "text (a table) or json")
+	s.Group("API access")
+	c.Connection.DefineFlags(s)
 	c.podName, c.podNamespace = getenv("POD_NAME"), getenv("POD_NAMESPACE")
-	if err := e.fs.Parse(args); err != nil {
+	if err := s.Parse(args); err != nil {
 		return c, err
 	}
-	switch {
-	case e.err != nil:
-		return c, e.err
-	case e.fs.NArg() > 0:
-		return c, fmt.Errorf("unexpected arguments: %q", e.fs.Args())
-	case c.Output != "text" && c.Output != "json":
+	if c.Output != "text" && c.Output != "json" {
 		return c, fmt.Errorf("-o %q: want text or json", c.Output)
 	}
 	return c, c.checkDecisions()
 }
 
 // planMain runs `cuscon plan` and returns its exit code.
-func planMain(args []string) int {
-	cfg, err := parsePlanConfig(args, os.Getenv, os.Stderr)
+func planMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parsePlanConfig(args, getenv, stdout)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case err != nil:
-		fmt.Fprintln(os.Stderr, "cuscon plan:", err)
+		fmt.Fprintln(stderr, "cuscon plan:", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	rows, err := makePlan(ctx, cfg, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	rows, err := makePlan(ctx, cfg)
 	if err == nil {
-		err = writePlan(os.Stdout, rows, cfg.Output)
+		err = writePlan(stdout, rows, cfg.Output)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cuscon plan:", err)
+		fmt.Fprintln(stderr, "cuscon plan:", err)
 		return 1
 	}
 	return 0
 }
 
+// planRow is one line of the plan: an object, and what a change of its content would
+// restart.
+type planRow struct {
+	Namespace string `json:"namespace"`
+	Object    string `json:"object"`             // configmap/NAME or secret/NAME
+	Strategy  string `json:"strategy,omitempty"` // empty when refused
+	// Restarts are what a change restarts: pod/NAME, or Deployment/NAME (and the like).
+	Restarts []string `json:"restarts"`
+	// Skipped are matching pods cuscon would leave alone, each with why.
+	Skipped []string `json:"skipped,omitempty"`
+	Why     string   `json:"why"`
+	Refused string   `json:"refused,omitempty"`
+	Note    string   `json:"note,omitempty"`
+	// selector, when set, is the label selector whose pods are the restarts; rollout:
+	// whether pods stand for their workloads (the annotation's rollout strategy).
+	selector string
+	rollout  bool
+}
+
 // makePlan lists what cfg puts in scope and plans every object cuscon would act on.
-func makePlan(ctx context.Context, cfg planConfig, log *slog.Logger) ([]planRow, error) {
-	api, _, err := connect(cfg.APIURL, cfg.InCluster, cfg.ServiceAccountDir, newMetrics())
+func makePlan(ctx context.Context, cfg planConfig) ([]planRow, error) {
+	client, err := kube.Connect(cfg.Connection, telemetry.NewMetrics(version))
 	if err != nil {
 		return nil, err
 	}
-	if cfg.podNamespace == "" {
-		cfg.podNamespace = serviceAccountNamespace(cfg.ServiceAccountDir)
-	}
-	me, err := findSelf(ctx, api, self{namespace: cfg.podNamespace, name: cfg.podName})
+	podNamespace := cmp.Or(cfg.podNamespace, kube.ServiceAccountNamespace(cfg.Connection.ServiceAccountDir))
+	me, err := findSelf(ctx, client, self{namespace: podNamespace, name: cfg.podName})
 	if err != nil {
 		return nil, err
 	}
-	p := policy{strategy: cfg.Strategy, overrides: cfg.overrides()}
-	scopes := cfg.scopes()
-	// its index is what the Reloader mode would know; the plan shows no digest, so a key
-	// of its own does
-	r := newReloaderMode(api, log, scopes, []byte("cuscon plan"))
+	// Secrets are digested with a key of the plan's own: it shows no digest.
+	modeCfg := reloader.Config{Scopes: cfg.scopes(), Key: []byte("cuscon plan"), Overrides: cfg.overrides()}
 	var rows []planRow
-	for _, scope := range scopes {
-		w := newWatcher(api, scope, log, nil, nil, nil)
-		w.labelSelector = cfg.WatchSelector
-		w.prepare = func(obj *source) { d := digestsOf(obj, r.key); obj.Keys = &d }
-		items, _, err := w.list(ctx)
-		if err != nil {
-			return nil, err
+	var objects []reloader.Seen
+	for _, scope := range cfg.scopes() {
+		q := url.Values{}
+		if cfg.WatchSelector != "" {
+			q.Set("labelSelector", cfg.WatchSelector)
 		}
-		for i := range items {
-			info := infoOf(&items[i])
-			r.putLocked(&items[i], &info)
-			if _, ok := items[i].Metadata.Annotations[cfg.Annotation]; ok {
-				rows = append(rows, articleRow(&items[i], cfg.Annotation, p))
+		_, err := kube.ListPages(ctx, client, kube.CollectionPath(scope.Resource, scope.Namespace), q, nil, func(obj *kube.Object) {
+			obj.Resource = scope.Resource
+			objects = append(objects, reloader.Summarize(obj, modeCfg.Key))
+			if _, ok := obj.Metadata.Annotations[cfg.Annotation]; ok {
+				rows = append(rows, articleRow(obj, cfg.Annotation, cfg.policy()))
 			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", scope, err)
 		}
 	}
 	if cfg.ReloaderAnnotations {
-		var kinds []resource
-		for _, res := range []resource{configMaps, secrets} {
-			if r.watched(res) {
-				kinds = append(kinds, res)
-			}
+		planned, err := reloader.Plan(ctx, client, modeCfg, objects, me.workload)
+		if err != nil {
+			return nil, err
 		}
-		for _, scope := range scopes {
-			if scope.resource != configMaps {
-				continue // every namespace once
-			}
-			err := listWorkloads(ctx, api, scope.namespace, func(w *workloadObj) {
-				if hasReloaderAnnotation(w) {
-					rows = append(rows, reloaderRows(w, r.index[w.Metadata.Namespace], r.lists, kinds, p.overrides, me)...)
-				}
-			})
-			if err != nil {
-				return nil, err
-			}
+		for _, p := range planned {
+			rows = append(rows, planRow{Namespace: p.Namespace, Object: p.Object, Strategy: p.Strategy, Restarts: p.Restarts,
+				Why: p.Why, Refused: p.Refused, Note: p.Note, selector: p.Selector})
 		}
 	}
+	podsOf := &pods{client: client, deleteUnowned: cfg.DeleteUnownedPods}
 	for i := range rows {
-		if err := planPods(ctx, api, &rows[i], me, cfg.DeleteUnownedPods); err != nil {
+		if err := planPods(ctx, podsOf, &rows[i], me); err != nil {
 			return nil, err
 		}
 	}
@@ -142,31 +162,49 @@ func makePlan(ctx context.Context, cfg planConfig, log *slog.Logger) ([]planRow,
 	return rows, nil
 }
 
-// planPods lists the pods of a row's selector, as a restart would; with the rollout
-// strategy each pod stands for the workload that rolls it, if it has one.
-func planPods(ctx context.Context, api *apiClient, row *planRow, me self, deleteUnowned bool) error {
+// changeHash stands for any new content: the plan asks what a change would do.
+const changeHash = "(changed)"
+
+// articleRow plans an object carrying the annotation: decide is asked what a change of
+// its content would do, as if cuscon had applied the content before.
+func articleRow(obj *kube.Object, annotation string, p policy) planRow {
+	obs := observe(obj, annotation)
+	obs.hash = changeHash
+	row := planRow{Namespace: obj.Metadata.Namespace, Object: strings.ToLower(obj.Resource.Kind) + "/" + obj.Metadata.Name,
+		Why: annotation + ": " + strconv.Quote(obs.selector)}
+	_, v := decide(objState{}, true, obs, p)
+	switch v.kind {
+	case refuseSelector, refuseStrategy:
+		row.Refused = v.err.Error()
+	case restartAll:
+		row.Strategy, row.selector, row.rollout = v.order.Strategy, v.order.Selector, v.order.Strategy == "rollout"
+	}
+	return row
+}
+
+// planPods lists the pods of a row's selector, as a restart would: those restarted, and
+// those skipped with why. With the rollout strategy each pod stands for the workload that
+// rolls it, if it has one.
+func planPods(ctx context.Context, podsOf *pods, row *planRow, me self) error {
 	if row.selector == "" {
 		return nil
 	}
-	pods, err := listPods(ctx, api, row.Namespace, row.selector)
+	list, err := podsOf.List(ctx, row.Namespace, row.selector)
 	if err != nil {
 		row.Note = "the pods could not be listed: " + err.Error()
 		return ctx.Err()
 	}
-	podTargets(row, pods, me, deleteUnowned)
+	restarted := podTargets(row, list, me, podsOf.deleteUnowned)
 	if !row.rollout {
 		return nil
 	}
-	var targets []string
-	for i := range pods {
-		if skipReason(&pods[i], me, deleteUnowned) != "" {
-			continue
-		}
-		t := "pod/" + pods[i].Metadata.Name // no workload to roll: deleted instead
-		w, ok, err := workloadOf(ctx, api, &pods[i])
+	row.Restarts = nil
+	for _, p := range restarted {
+		t := "pod/" + p.Metadata.Name // no workload to roll: deleted instead
+		w, ok, err := restart.WorkloadOf(ctx, podsOf.client, p)
 		switch {
 		case err != nil: // this row cannot say more; the others can
-			row.Note = cmp.Or(row.Note, fmt.Sprintf("the workload of %s could not be found: %v", pods[i].Metadata.Name, err))
+			row.Note = cmp.Or(row.Note, fmt.Sprintf("the workload of %s could not be found: %v", p.Metadata.Name, err))
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -176,10 +214,68 @@ func planPods(ctx context.Context, api *apiClient, row *planRow, me self, delete
 		case ok:
 			t = w.String()
 		}
-		if !slices.Contains(targets, t) {
-			targets = append(targets, t)
+		if !slices.Contains(row.Restarts, t) {
+			row.Restarts = append(row.Restarts, t)
 		}
 	}
-	row.Restarts = targets
 	return nil
+}
+
+// podTargets adds the pods a row's selector matched to the row: those restarted, and
+// those skipped with why (skipReason, as the executor decides); it returns the former.
+func podTargets(row *planRow, list []kube.Pod, me self, deleteUnowned bool) []*kube.Pod {
+	var restarted []*kube.Pod
+	for i := range list {
+		p := &list[i]
+		if why := skipReason(p, me, deleteUnowned); why != "" {
+			row.Skipped = append(row.Skipped, "pod/"+p.Metadata.Name+": "+why)
+			continue
+		}
+		row.Restarts = append(row.Restarts, "pod/"+p.Metadata.Name)
+		restarted = append(restarted, p)
+	}
+	return restarted
+}
+
+// sortPlan orders rows by namespace, object, then why.
+func sortPlan(rows []planRow) {
+	slices.SortFunc(rows, func(a, b planRow) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Object, b.Object), cmp.Compare(a.Why, b.Why))
+	})
+}
+
+// writePlan writes rows as a table ("text") or as a JSON array ("json").
+func writePlan(out io.Writer, rows []planRow, format string) error {
+	if format == "json" {
+		if rows == nil {
+			rows = []planRow{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tOBJECT\tWHY\tSTRATEGY\tRESTARTS")
+	for _, r := range rows { // the longest column last
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Object, r.Why, cmp.Or(r.Strategy, "-"), restartsCell(r))
+	}
+	return tw.Flush()
+}
+
+// restartsCell is what the table says a row restarts, refuses or leaves alone.
+func restartsCell(r planRow) string {
+	if r.Refused != "" {
+		return "refused: " + r.Refused
+	}
+	s := strings.Join(r.Restarts, ", ")
+	if s == "" {
+		s = "nothing"
+	}
+	if r.Note != "" {
+		s += " (" + r.Note + ")"
+	}
+	if len(r.Skipped) > 0 {
+		s += " (skips " + strings.Join(r.Skipped, "; ") + ")"
+	}
+	return s
 }

@@ -7,6 +7,9 @@ package main
 import (
 	"testing"
 
+	"cuscon/internal/kubetest"
+	"cuscon/internal/restart"
+
 	"github.com/stretchr/testify/assert"
 )
 
@@ -14,27 +17,27 @@ import (
 // frontend pods (and a bare one), a refused selector, and Deployments app (auto, one key
 // of app-config and the password of Secret db) and worker (envFrom app-config, restarted
 // by delete), and StatefulSet queue with an unknown strategy.
-func planFake(t *testing.T) *fakeAPI {
-	f := newFakeAPI(t, "default")
-	f.updateConfigMap("frontend-config", func(cm *fakeConfigMap) {
+func planFake(t *testing.T) *kubetest.API {
+	f := kubetest.New(t, "default")
+	f.UpdateConfigMap("frontend-config", func(cm *kubetest.ConfigMap) {
 		cm.Metadata.Annotations, cm.Data = sel("app=frontend"), msg("hello")
 		cm.Metadata.Labels = map[string]string{"cuscon.dev/managed": "true"}
 	})
-	f.putConfigMap("broad", sel("!app"), msg("x"))
-	f.putConfigMap("app-config", nil, map[string]string{"log.level": "info", "other": "1"})
-	f.putConfigMap("unused", nil, msg("x"))
-	f.updateObject("secrets", "default", "db", func(s *fakeConfigMap) { s.Data = map[string]string{"password": "cHc="} })
-	f.addPods("frontend", 3, map[string]string{"app": "frontend"})
-	f.addPod("frontend-bare", map[string]string{"app": "frontend"}, false)
-	f.addPods("worker", 2, map[string]string{"app": "worker"})
-	f.putWorkload("Deployment", "app", map[string]string{reloaderAuto: "true"}, nil, `{"containers":[{"name":"app","env":[
+	f.PutConfigMap("broad", sel("!app"), msg("x"))
+	f.PutConfigMap("app-config", nil, map[string]string{"log.level": "info", "other": "1"})
+	f.PutConfigMap("unused", nil, msg("x"))
+	f.UpdateObject("secrets", "default", "db", func(s *kubetest.ConfigMap) { s.Data = map[string]string{"password": "cHc="} })
+	f.AddPods("frontend", 3, map[string]string{"app": "frontend"})
+	f.AddPod("frontend-bare", map[string]string{"app": "frontend"}, false)
+	f.AddPods("worker", 2, map[string]string{"app": "worker"})
+	f.PutWorkload("Deployment", "app", map[string]string{reloaderAuto: "true"}, nil, `{"containers":[{"name":"app","env":[
 		{"name":"LEVEL","valueFrom":{"configMapKeyRef":{"name":"app-config","key":"log.level"}}},
 		{"name":"PW","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}}]}]}`)
-	f.putWorkload("Deployment", "worker", map[string]string{strategyAnnotation: "delete"}, map[string]string{reloaderAuto: "true"},
+	f.PutWorkload("Deployment", "worker", map[string]string{restart.StrategyAnnotation: "delete"}, map[string]string{reloaderAuto: "true"},
 		`{"containers":[{"name":"w","envFrom":[{"configMapRef":{"name":"app-config"}}]}]}`)
-	f.putWorkload("StatefulSet", "queue", map[string]string{reloaderAuto: "true", strategyAnnotation: "recreate"}, nil,
+	f.PutWorkload("StatefulSet", "queue", map[string]string{reloaderAuto: "true", restart.StrategyAnnotation: "recreate"}, nil,
 		`{"containers":[{"name":"q","envFrom":[{"configMapRef":{"name":"app-config"}}]}]}`)
-	f.putWorkload("DaemonSet", "agent", nil, nil, `{"containers":[{"name":"a","envFrom":[{"configMapRef":{"name":"app-config"}}]}]}`)
+	f.PutWorkload("DaemonSet", "agent", nil, nil, `{"containers":[{"name":"a","envFrom":[{"configMapRef":{"name":"app-config"}}]}]}`)
 	return f
 }
 
@@ -64,7 +67,7 @@ func TestPlanListsWhatEachModeWouldRestartAndWritesNothing(t *testing.T) {
 		"configmap/broad  " + broadRefusal,
 		"configmap/frontend-config delete pod/frontend-0, pod/frontend-1, pod/frontend-2 " + bareSkipped,
 	}, brief(planOf(t, f)), "the annotation only: workloads are not even listed")
-	f.snapshot(func() { assert.Zero(t, f.workloadLists) })
+	f.Snapshot(func() { assert.Zero(t, f.WorkloadLists) })
 
 	rows := planOf(t, f, "--reloader-annotations")
 	assert.Equal(t, []string{
@@ -87,17 +90,17 @@ func TestPlanListsWhatEachModeWouldRestartAndWritesNothing(t *testing.T) {
 	}, brief(planOf(t, f, "--reloader-annotations", "--secrets", "--strategy=rollout")),
 		"--strategy=rollout rolls frontend's Deployment (through ReplicaSet rs); a workload's own default stays rollout")
 
-	f.snapshot(func() {
-		assert.Empty(t, f.writes, "the plan sends GETs only")
-		assert.Positive(t, f.workloadLists)
+	f.Snapshot(func() {
+		assert.Empty(t, f.Writes, "the plan sends GETs only")
+		assert.Positive(t, f.WorkloadLists)
 	})
 }
 
 func TestPlanFollowsTheWatchSelectorAndTheNamespaces(t *testing.T) {
 	f := planFake(t)
 	other := "shop"
-	f.updateObject("configmaps", other, "shop-config", func(cm *fakeConfigMap) { cm.Metadata.Annotations, cm.Data = sel("app=till"), msg("x") })
-	f.addPodIn(other, "till-0", map[string]string{"app": "till"}, "ReplicaSet/rs")
+	f.UpdateObject("configmaps", other, "shop-config", func(cm *kubetest.ConfigMap) { cm.Metadata.Annotations, cm.Data = sel("app=till"), msg("x") })
+	f.AddPodIn(other, "till-0", map[string]string{"app": "till"}, "ReplicaSet/rs")
 
 	rows := planOf(t, f, "--reloader-annotations", "--watch-selector", "cuscon.dev/managed=true")
 	assert.Equal(t, []string{
@@ -115,5 +118,5 @@ func TestPlanFollowsTheWatchSelectorAndTheNamespaces(t *testing.T) {
 	assert.Equal(t, []string{"configmap/shop-config delete pod/till-0"}, brief(planOf(t, f, "-n", other)))
 	assert.Equal(t, []string{"configmap/frontend-config delete pod/frontend-0, pod/frontend-1, pod/frontend-2, pod/frontend-bare"},
 		brief(planOf(t, f, "--delete-unowned-pods", "--watch-selector", "cuscon.dev/managed=true")))
-	f.snapshot(func() { assert.Empty(t, f.writes) })
+	f.Snapshot(func() { assert.Empty(t, f.Writes) })
 }

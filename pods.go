@@ -1,7 +1,8 @@
-// pods.go holds the pod requests a restart is made of: list by label selector, DELETE,
-// and Eviction, each write guarded by the pod's uid and marked dryRun in a dry run; and
-// the two pure decisions about pods: which may be restarted, and what an answer to a
-// DELETE or eviction means.
+// pods.go is which pods a restart may touch, and their requests: the pods a selector
+// matches, listed from the API server's watch cache; a DELETE (or an Eviction) that
+// applies only to that very pod, by its uid, and is marked dryRun in a dry run; and the
+// pods never restarted: cuscon's own, its replicas, those going away or finished, and
+// those nothing would recreate. The restart package carries restarts out through it.
 
 package main
 
@@ -13,45 +14,51 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"cuscon/internal/kube"
+	"cuscon/internal/labels"
+	"cuscon/internal/restart"
 )
 
 // podRequestTimeout bounds one pod list or DELETE: a hung namespace is given up on (and
 // its pods stay owed) long before the generic request timeout.
 const podRequestTimeout = 10 * time.Second
 
-// listPods returns every pod in ns that sel matches, page by page. A selector that
-// checkSelector refuses is never sent: it could match every pod in the namespace.
-func listPods(ctx context.Context, api *apiClient, ns, sel string) ([]pod, error) {
-	if err := checkSelector(sel); err != nil {
+// pods lists, deletes and evicts pods for the restart package (restart.Pods).
+type pods struct {
+	client *kube.Client
+	dryRun bool
+	// deleteUnowned also deletes pods with no controlling owner, which nothing recreates.
+	deleteUnowned bool
+	self          *selfFinder
+}
+
+// List returns every pod in ns that sel matches. A selector that labels.Check refuses
+// is never sent: it could match every pod in the namespace.
+func (p *pods) List(ctx context.Context, ns, sel string) ([]kube.Pod, error) {
+	if err := labels.Check(sel); err != nil {
 		return nil, err
 	}
-	var out []pod
+	ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
+	defer cancel()
+	var out []kube.Pod
 	// resourceVersion=0: served at once from the API server's watch cache, which lags
 	// etcd by milliseconds. Without it the server first waits for the cache to catch up
 	// with etcd, which costs up to 100 ms per list (measured by hack/bench.sh); a pod
 	// created within those milliseconds before the change starts after it anyway.
-	q := url.Values{"labelSelector": {sel}, "limit": {"500"}, "resourceVersion": {"0"}}
-	for {
-		var page podList
-		ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
-		err := api.get(ctx, collectionPath(podResource, ns), q, &page)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("list pods %q: %w", sel, err)
-		}
-		out = append(out, page.Items...)
-		if page.Metadata.Continue == "" {
-			return out, nil
-		}
-		q.Set("continue", page.Metadata.Continue)
+	q := url.Values{"labelSelector": {sel}, "resourceVersion": {"0"}}
+	_, err := kube.ListPages(ctx, p.client, kube.CollectionPath(kube.Pods, ns), q, nil, func(pod *kube.Pod) { out = append(out, *pod) })
+	if err != nil {
+		return nil, fmt.Errorf("list pods %q: %w", sel, err)
 	}
+	return out, nil
 }
 
 // deleteOptions makes a deletion apply only to this very pod: if a new pod has taken the
 // name (a StatefulSet's), the API answers 409 and the new pod is left alone. In a dry
 // run it carries dryRun too: the API reads a DELETE's options from its body and ignores
 // the query when there is one.
-func deleteOptions(p *pod, dryRun bool) map[string]any {
+func deleteOptions(p *kube.Pod, dryRun bool) map[string]any {
 	opts := map[string]any{"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": map[string]string{"uid": p.Metadata.UID}}
 	if dryRun {
 		opts["dryRun"] = []string{"All"}
@@ -59,27 +66,38 @@ func deleteOptions(p *pod, dryRun bool) map[string]any {
 	return opts
 }
 
-// deletePod sends one DELETE for p. The error is not wrapped: the caller's log line
+// Delete sends one DELETE for pod. The error is not wrapped: the caller's log line
 // names the pod.
-func deletePod(ctx context.Context, api *apiClient, p *pod, dryRun bool) error {
+func (p *pods) Delete(ctx context.Context, pod *kube.Pod) error {
 	ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
 	defer cancel()
-	path := objectPath(podResource, p.Metadata.Namespace, p.Metadata.Name)
-	return api.call(ctx, http.MethodDelete, path, nil, "application/json", deleteOptions(p, dryRun), nil)
+	path := kube.ObjectPath(kube.Pods, pod.Metadata.Namespace, pod.Metadata.Name)
+	return p.client.Call(ctx, http.MethodDelete, path, nil, "application/json", deleteOptions(pod, p.dryRun), nil)
 }
 
-// evictPod asks the Eviction API to evict p, which honours PodDisruptionBudgets: a 429
+// Evict asks the Eviction API to evict pod, which honours PodDisruptionBudgets: a 429
 // means a budget does not allow it now.
-func evictPod(ctx context.Context, api *apiClient, p *pod, dryRun bool) error {
+func (p *pods) Evict(ctx context.Context, pod *kube.Pod) error {
 	ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
 	defer cancel()
 	body := map[string]any{
 		"apiVersion":    "policy/v1",
 		"kind":          "Eviction",
-		"metadata":      map[string]string{"name": p.Metadata.Name, "namespace": p.Metadata.Namespace},
-		"deleteOptions": deleteOptions(p, dryRun),
+		"metadata":      map[string]string{"name": pod.Metadata.Name, "namespace": pod.Metadata.Namespace},
+		"deleteOptions": deleteOptions(pod, p.dryRun),
 	}
-	return api.call(ctx, http.MethodPost, evictionPath(p), dryRunQuery(dryRun), "application/json", body, nil)
+	return p.client.Call(ctx, http.MethodPost, kube.EvictionPath(pod), kube.DryRunQuery(p.dryRun), "application/json", body, nil)
+}
+
+// Guard says which pods are left alone (skipReason) and which workload runs cuscon. It
+// asks the API for cuscon's own pod the first time, and until it has an answer nobody
+// can tell cuscon's replicas from other pods: the error leaves the restart owed.
+func (p *pods) Guard(ctx context.Context) (restart.Guard, error) {
+	me, err := p.self.get(ctx)
+	if err != nil {
+		return restart.Guard{}, err
+	}
+	return restart.Guard{Skip: func(pod *kube.Pod) string { return skipReason(pod, me, p.deleteUnowned) }, Self: me.workload}, nil
 }
 
 // self is cuscon's own pod and the workload that runs it. cuscon restarts neither, nor
@@ -90,16 +108,16 @@ type self struct {
 	namespace, name string // "" when not known; an unknown namespace matches any
 	// workload runs cuscon's pods: its Deployment, StatefulSet or DaemonSet; zero
 	// until found (findSelf).
-	workload workload
+	workload kube.Workload
 }
 
 // isOwnPod reports whether p is cuscon's own pod.
-func (me self) isOwnPod(p *pod) bool {
+func (me self) isOwnPod(p *kube.Pod) bool {
 	return me.name != "" && p.Metadata.Name == me.name && (me.namespace == "" || p.Metadata.Namespace == me.namespace)
 }
 
 // runs reports whether p belongs to the workload that runs cuscon: one of its replicas.
-func (me self) runs(p *pod) bool {
+func (me self) runs(p *kube.Pod) bool {
 	w, ok := ownerWorkload(p)
 	return ok && me.workload.Name != "" && w == me.workload
 }
@@ -107,12 +125,12 @@ func (me self) runs(p *pod) bool {
 // ownerWorkload names the workload that runs p, from p alone: its controller, or, for a
 // ReplicaSet a Deployment made, that Deployment (the ReplicaSet is named after it and
 // the pod-template-hash label its pods carry). ok is false for a bare pod.
-func ownerWorkload(p *pod) (workload, bool) {
-	owner := controllerOf(&p.Metadata)
+func ownerWorkload(p *kube.Pod) (kube.Workload, bool) {
+	owner := kube.ControllerOf(&p.Metadata)
 	if owner == nil {
-		return workload{}, false
+		return kube.Workload{}, false
 	}
-	w := workload{Kind: owner.Kind, Namespace: p.Metadata.Namespace, Name: owner.Name}
+	w := kube.Workload{Kind: owner.Kind, Namespace: p.Metadata.Namespace, Name: owner.Name}
 	if h := p.Metadata.Labels["pod-template-hash"]; owner.Kind == "ReplicaSet" && h != "" {
 		if d, ok := strings.CutSuffix(owner.Name, "-"+h); ok && d != "" {
 			w.Kind, w.Name = "Deployment", d
@@ -124,15 +142,17 @@ func ownerWorkload(p *pod) (workload, bool) {
 // findSelf looks up cuscon's own pod, by name in its namespace, and learns which
 // workload runs it. A pod that is not there (cuscon runs outside the cluster) leaves
 // the workload unknown; an API that cannot be asked is an error.
-func findSelf(ctx context.Context, api *apiClient, me self) (self, error) {
+func findSelf(ctx context.Context, c *kube.Client, me self) (self, error) {
 	if me.name == "" || me.namespace == "" {
 		return me, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, podRequestTimeout)
 	defer cancel()
-	var page podList
+	var page struct {
+		Items []kube.Pod `json:"items"`
+	}
 	q := url.Values{"fieldSelector": {"metadata.name=" + me.name}}
-	if err := api.get(ctx, collectionPath(podResource, me.namespace), q, &page); err != nil {
+	if err := c.Get(ctx, kube.CollectionPath(kube.Pods, me.namespace), q, &page); err != nil {
 		return me, fmt.Errorf("look up cuscon's own pod %s/%s: %w", me.namespace, me.name, err)
 	}
 	for i := range page.Items {
@@ -145,7 +165,7 @@ func findSelf(ctx context.Context, api *apiClient, me self) (self, error) {
 
 // selfFinder remembers what findSelf learnt, asking again until it has an answer.
 type selfFinder struct {
-	api *apiClient
+	client *kube.Client
 
 	mu    sync.Mutex
 	me    self
@@ -153,23 +173,18 @@ type selfFinder struct {
 }
 
 // newSelfFinder returns a finder of the pod called name in namespace.
-func newSelfFinder(api *apiClient, namespace, name string) *selfFinder {
-	return &selfFinder{api: api, me: self{namespace: namespace, name: name}}
+func newSelfFinder(c *kube.Client, namespace, name string) *selfFinder {
+	return &selfFinder{client: c, me: self{namespace: namespace, name: name}}
 }
 
-// get returns cuscon's own pod and workload, asking the API the first time. Until it
-// has an answer, nobody can tell cuscon's replicas from other pods: the error says so,
-// and the caller leaves the restart owed.
+// get returns cuscon's own pod and workload, asking the API the first time.
 func (f *selfFinder) get(ctx context.Context) (self, error) {
-	if f == nil {
-		return self{}, nil
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.found {
 		return f.me, nil
 	}
-	me, err := findSelf(ctx, f.api, f.me)
+	me, err := findSelf(ctx, f.client, f.me)
 	if err != nil {
 		return me, err
 	}
@@ -178,7 +193,7 @@ func (f *selfFinder) get(ctx context.Context) (self, error) {
 }
 
 // skipReason says why p must not be restarted, or "" if it may be.
-func skipReason(p *pod, me self, deleteUnowned bool) string {
+func skipReason(p *kube.Pod, me self, deleteUnowned bool) string {
 	switch {
 	case me.isOwnPod(p):
 		return "it is cuscon's own pod"
@@ -188,37 +203,8 @@ func skipReason(p *pod, me self, deleteUnowned bool) string {
 		return "already terminating"
 	case p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed":
 		return "already finished (" + p.Status.Phase + ")"
-	case controllerOf(&p.Metadata) == nil && !deleteUnowned:
+	case kube.ControllerOf(&p.Metadata) == nil && !deleteUnowned:
 		return "no controller owns it, so nothing would recreate it (--delete-unowned-pods allows it)"
 	}
 	return ""
 }
-
-// outcome is what the answer to one DELETE or eviction means.
-type outcome int
-
-const (
-	restarted outcome = iota // deleted or evicted (or would be, in a dry run)
-	gone                     // 404: already deleted
-	replaced                 // 409: the uid precondition failed, a new pod has the name
-	blocked                  // 429: a disruption budget does not allow it now
-	failed                   // anything else: refused, or the API was not reached
-)
-
-// outcomeOf classifies the error of a DELETE or eviction.
-func outcomeOf(err error) outcome {
-	switch {
-	case err == nil:
-		return restarted
-	case errorCode(err) == http.StatusNotFound:
-		return gone
-	case errorCode(err) == http.StatusConflict:
-		return replaced
-	case errorCode(err) == http.StatusTooManyRequests:
-		return blocked
-	}
-	return failed
-}
-
-// done reports whether the pod no longer runs the old content (or soon will not).
-func (o outcome) done() bool { return o == restarted || o == gone || o == replaced }

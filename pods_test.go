@@ -1,7 +1,7 @@
 // pods_test.go tests the requests a restart is made of, and the record of what is owed:
-// a DELETE is guarded by the uid and carries dryRun in its body, pod lists follow
-// continue tokens and never go out with a selector cuscon refuses, and the record of
-// owed pods stays bounded.
+// a DELETE is guarded by the uid and carries dryRun in its body, pod lists go to the
+// watch cache and never out with a selector cuscon refuses, and the record of owed pods
+// stays bounded.
 
 package main
 
@@ -16,6 +16,10 @@ import (
 	"sync"
 	"testing"
 
+	"cuscon/internal/kube"
+	"cuscon/internal/restart"
+	"cuscon/internal/telemetry"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,50 +31,42 @@ func TestADeleteAppliesOnlyToThatPodAndADryRunSaysSoInItsBody(t *testing.T) {
 	assert.Equal(t, []string{"All"}, deleteOptions(p, true)["dryRun"], "the API reads a DELETE's dryRun from its body")
 }
 
-// pagedPods serves pod lists two pods a page, and records each request's query.
-func pagedPods(t *testing.T) (*apiClient, *[]string) {
+// pagedPods is an API that records each request's query.
+func pagedPods(t *testing.T) (*kube.Client, *[]string) {
 	var mu sync.Mutex
 	var queries []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		queries = append(queries, r.URL.RawQuery)
 		mu.Unlock()
-		page := r.URL.Query().Get("continue")
-		next := map[string]string{"": "p2", "p2": ""}[page]
-		fmt.Fprintf(w, `{"metadata":{"continue":%q},"items":[{"metadata":{"name":"a%s"}},{"metadata":{"name":"b%s"}}]}`, next, page, page)
+		_, _ = io.WriteString(w, `{"metadata":{},"items":[]}`)
 	}))
 	t.Cleanup(srv.Close)
-	api, err := newAPIClient(srv.URL, nil)
+	api, err := kube.NewClient(srv.URL, nil, telemetry.NewMetrics("test"))
 	require.NoError(t, err)
 	return api, &queries
 }
 
-func TestPodListsFollowContinueTokensFromTheWatchCache(t *testing.T) {
+func TestPodListsAskTheWatchCacheForTheSelectorsPods(t *testing.T) {
 	api, queries := pagedPods(t)
-	pods, err := listPods(context.Background(), api, "default", "app in (a, b)")
+	_, err := (&pods{client: api}).List(context.Background(), "default", "app in (a, b)")
 	require.NoError(t, err)
-	var names []string
-	for _, p := range pods {
-		names = append(names, p.Metadata.Name)
-	}
-	assert.Equal(t, []string{"a", "b", "ap2", "bp2"}, names)
-	require.Len(t, *queries, 2)
+	require.Len(t, *queries, 1)
 	assert.Contains(t, (*queries)[0], "labelSelector=app+in+%28a%2C+b%29")
 	assert.Contains(t, (*queries)[0], "resourceVersion=0")
-	assert.Contains(t, (*queries)[1], "continue=p2")
 }
 
 func TestAPodListIsNeverSentWithASelectorCusconRefuses(t *testing.T) {
 	api, queries := pagedPods(t)
 	for _, sel := range []string{"", "!a", "a notin (b)", "a=b,,"} {
-		_, err := listPods(context.Background(), api, "default", sel)
+		_, err := (&pods{client: api}).List(context.Background(), "default", sel)
 		assert.Error(t, err, sel)
 	}
 	assert.Empty(t, *queries)
 }
 
 // patches is an API that records the merge-patches sent to it.
-func patches(t *testing.T) (*apiClient, func() []map[string]any) {
+func patches(t *testing.T) (*kube.Client, func() []map[string]any) {
 	var mu sync.Mutex
 	var got []map[string]any
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +78,7 @@ func patches(t *testing.T) (*apiClient, func() []map[string]any) {
 		_, _ = io.WriteString(w, "{}")
 	}))
 	t.Cleanup(srv.Close)
-	api, err := newAPIClient(srv.URL, nil)
+	api, err := kube.NewClient(srv.URL, nil, telemetry.NewMetrics("test"))
 	require.NoError(t, err)
 	return api, func() []map[string]any { mu.Lock(); defer mu.Unlock(); return got }
 }
@@ -95,15 +91,15 @@ func annotationsOf(patch map[string]any) map[string]any {
 func TestTheRecordSaysWhatWasAppliedAndWhatIsStillOwed(t *testing.T) {
 	api, sent := patches(t)
 	c := newTestController()
-	c.api, c.policy.recordState = api, true
-	ref := objectRef{Namespace: "default", Name: "web"}
-	c.record(context.Background(), c.log, ref, configMaps, objState{applied: "h2"})
-	c.record(context.Background(), c.log, ref, configMaps, objState{applied: "h1", owed: &owedWork{Hash: "h2", Pods: []string{"u1", "u2"}}})
+	c.client, c.policy.recordState = api, true
+	ref := kube.ObjectRef{Kind: "ConfigMap", Namespace: "default", Name: "web"}
+	c.record(context.Background(), c.log, ref, objState{applied: "h2"})
+	c.record(context.Background(), c.log, ref, objState{applied: "h1", owed: &owedWork{Hash: "h2", Owed: restart.Owed{Pods: []string{"u1", "u2"}}}})
 	many := make([]string, maxRecordedPods+1)
 	for i := range many {
 		many[i] = fmt.Sprint("u", i)
 	}
-	c.record(context.Background(), c.log, ref, configMaps, objState{applied: "h1", owed: &owedWork{Hash: "h2", Pods: many}})
+	c.record(context.Background(), c.log, ref, objState{applied: "h1", owed: &owedWork{Hash: "h2", Owed: restart.Owed{Pods: many}}})
 	got := sent()
 	require.Len(t, got, 3)
 	assert.Equal(t, map[string]any{hashAnnotation: "h2", owedAnnotation: nil}, annotationsOf(got[0]), "complete: the owed record is removed")
@@ -113,17 +109,16 @@ func TestTheRecordSaysWhatWasAppliedAndWhatIsStillOwed(t *testing.T) {
 	assert.Less(t, len(annotationsOf(got[2])[owedAnnotation].(string)), 100)
 
 	c.policy.recordState = false
-	c.record(context.Background(), c.log, ref, configMaps, objState{applied: "h3"})
+	c.record(context.Background(), c.log, ref, objState{applied: "h3"})
 	assert.Len(t, sent(), 3, "--state=memory writes nothing")
 }
 
 func TestTheOwedRecordReadsBackAsWritten(t *testing.T) {
-	w := owedWork{Hash: "sha256:ab", Pods: []string{"u1"}, tries: 7}
+	w := owedWork{Hash: "sha256:ab", Owed: restart.Owed{Pods: []string{"u1"}}, tries: 7}
 	b, err := json.Marshal(w)
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), "tries", "how often it was tried is not recorded")
-	c := newTestController()
-	obs := c.observe(cm("web", "h2", map[string]string{selectorKey: "app=web", owedAnnotation: string(b)}))
+	obs := cm("web", "h2", map[string]string{selectorKey: "app=web", owedAnnotation: string(b)})
 	require.NotNil(t, obs.recorded.owed)
 	assert.Equal(t, []string{"u1"}, obs.recorded.owed.Pods)
 	assert.True(t, obs.recorded.owed.fromRecord)

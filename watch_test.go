@@ -6,11 +6,21 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"testing"
 	"time"
+
+	"cuscon/internal/backoff"
+	"cuscon/internal/kube"
+	"cuscon/internal/kubetest"
+	"cuscon/internal/telemetry"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -18,48 +28,48 @@ import (
 func TestCleanEndOfStreamResumesWithoutRelist(t *testing.T) {
 	fx := newFixture(t, nil)
 	fx.settle()
-	first := fx.f.waitWatches(1)
-	fx.f.endWatches()
-	rvs := fx.f.waitWatches(len(first) + 1)
+	first := fx.f.WaitWatches(1)
+	fx.f.EndWatches()
+	rvs := fx.f.WaitWatches(len(first) + 1)
 	listRV, _ := strconv.Atoi(rvs[0])
 	resumeRV, _ := strconv.Atoi(rvs[len(rvs)-1])
 	assert.Greater(t, resumeRV, listRV, "resumes from the last event seen, not the list")
 	fx.settle()
-	fx.f.snapshot(func() { assert.Equal(t, 1, fx.f.lists) })
+	fx.f.Snapshot(func() { assert.Equal(t, 1, fx.f.Lists) })
 }
 
 func TestBookmarkAdvancesResourceVersion(t *testing.T) {
-	f := newFakeAPI(t, "default")
-	f.script(func(w http.ResponseWriter, r *http.Request) {
-		streamStart(w)
+	f := kubetest.New(t, "default")
+	f.Script(func(w http.ResponseWriter, r *http.Request) {
+		kubetest.StreamStart(w)
 		fmt.Fprintln(w, `{"type":"BOOKMARK","object":{"kind":"ConfigMap","apiVersion":"v1","metadata":{"resourceVersion":"12345"}}}`)
 	})
 	startCuscon(t, f, nil)
-	rvs := f.waitWatches(2)
+	rvs := f.WaitWatches(2)
 	assert.Equal(t, "12345", rvs[1])
-	f.snapshot(func() { assert.Equal(t, 1, f.lists, "a bookmark never causes a relist") })
+	f.Snapshot(func() { assert.Equal(t, 1, f.Lists, "a bookmark never causes a relist") })
 }
 
 func TestExpiredWatchRelistsAndActsOnMissedChangeOnce(t *testing.T) {
 	fx := newFixture(t, nil)
-	fx.f.waitWatches(1)
-	fx.f.stop() // the watch breaks, and the change below is made while it is down
-	fx.f.updateConfigMap("frontend-config", func(cm *fakeConfigMap) { cm.Data = msg("missed") })
-	fx.f.compact() // and history is gone: resuming will answer 410 Expired
-	fx.f.restart()
-	fx.f.waitDeleted(frontendPods...)
+	fx.f.WaitWatches(1)
+	fx.f.Stop() // the watch breaks, and the change below is made while it is down
+	fx.f.UpdateConfigMap("frontend-config", func(cm *kubetest.ConfigMap) { cm.Data = msg("missed") })
+	fx.f.Compact() // and history is gone: resuming will answer 410 Expired
+	fx.f.Restart()
+	fx.f.WaitDeleted(frontendPods...)
 	fx.settle()
-	assert.Equal(t, 2, fx.log.count("Modification detected"), "frontend once, the sentinel once")
+	assert.Equal(t, 2, fx.log.Count("Modification detected"), "frontend once, the sentinel once")
 	assert.Contains(t, fx.log.String(), "Watch resourceVersion expired, relisting")
-	fx.f.snapshot(func() { assert.Equal(t, 2, fx.f.lists) })
+	fx.f.Snapshot(func() { assert.Equal(t, 2, fx.f.Lists) })
 }
 
 func TestHTTP410RelistsToo(t *testing.T) {
 	fx := newFixture(t, nil)
 	fx.replaceWatch(func(w http.ResponseWriter, r *http.Request) {
-		writeStatus(w, http.StatusGone, "Expired", "too old resource version")
+		kubetest.WriteStatus(w, http.StatusGone, "Expired", "too old resource version")
 	})
-	fx.f.waitUntil("a relist", func() bool { return fx.f.lists == 2 })
+	fx.f.WaitUntil("a relist", func() bool { return fx.f.Lists == 2 })
 	fx.settle()
 }
 
@@ -69,15 +79,15 @@ func brokenStreamThenChange(t *testing.T, raw string) *fixture {
 	fx := newFixture(t, nil)
 	release := make(chan struct{})
 	fx.replaceWatch(func(w http.ResponseWriter, r *http.Request) {
-		streamStart(w)
+		kubetest.StreamStart(w)
 		<-release
 		fmt.Fprint(w, raw)
 	})
-	n := len(fx.f.waitWatches(2))
-	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	n := len(fx.f.WaitWatches(2))
+	fx.f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
 	close(release)
-	fx.f.waitDeleted(frontendPods...)
-	assert.GreaterOrEqual(t, len(fx.f.waitWatches(n+1)), n+1)
+	fx.f.WaitDeleted(frontendPods...)
+	assert.GreaterOrEqual(t, len(fx.f.WaitWatches(n+1)), n+1)
 	assert.Contains(t, fx.log.String(), "Watch failed, resuming")
 	return fx
 }
@@ -100,88 +110,111 @@ func TestPlainText500OnWatchResumes(t *testing.T) {
 	fx.replaceWatch(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Error trying to reach service: 'EOF'", http.StatusInternalServerError)
 	})
-	fx.log.waitFor(t, "Error trying to reach service", 1)
-	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
-	fx.f.waitDeleted(frontendPods...)
+	fx.log.WaitFor(t, "Error trying to reach service", 1)
+	fx.f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.WaitDeleted(frontendPods...)
 }
 
 func TestIdleWatchIsAbandoned(t *testing.T) {
-	fx := newFixture(t, nil, func(a *app) { a.watchers[0].idleTimeout = 100 * time.Millisecond })
+	fx := newFixture(t, func(c *config) { c.tuning.watch.IdleTimeout = 100 * time.Millisecond })
 	fx.replaceWatch(func(w http.ResponseWriter, r *http.Request) {
-		streamStart(w)
+		kubetest.StreamStart(w)
 		<-r.Context().Done() // a half-open connection: headers, then silence
 	})
-	fx.f.waitWatches(3)
-	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
-	fx.f.waitDeleted(frontendPods...)
+	fx.f.WaitWatches(3)
+	fx.f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.WaitDeleted(frontendPods...)
 }
 
 func TestProxyDownAtStartIsWaitedFor(t *testing.T) {
-	f := newFakeAPI(t, "default")
-	f.putConfigMap("frontend-config", sel("app=frontend"), msg("v1"))
-	f.addPods("frontend", 3, map[string]string{"app": "frontend"})
-	f.stop()
+	f := kubetest.New(t, "default")
+	f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v1"))
+	f.AddPods("frontend", 3, map[string]string{"app": "frontend"})
+	f.Stop()
 	log, _ := startCuscon(t, f, nil)
-	log.waitFor(t, "Could not list configmaps, retrying", 3)
-	f.restart()
-	log.waitFor(t, "Synced configmaps", 1)
-	f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
-	f.waitDeleted(frontendPods...)
+	log.WaitFor(t, "Could not list configmaps, retrying", 3)
+	f.Restart()
+	log.WaitFor(t, "Synced configmaps", 1)
+	f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	f.WaitDeleted(frontendPods...)
 }
 
 func TestProxyDownMidwayLosesNoChange(t *testing.T) {
 	fx := newFixture(t, nil)
-	fx.f.waitWatches(1)
-	fx.f.stop()
-	fx.f.updateConfigMap("frontend-config", func(cm *fakeConfigMap) { cm.Data = msg("edited while the proxy was down") })
-	fx.log.waitFor(t, "Watch failed, resuming", 3)
-	fx.f.restart()
-	fx.f.waitDeleted(frontendPods...)
+	fx.f.WaitWatches(1)
+	fx.f.Stop()
+	fx.f.UpdateConfigMap("frontend-config", func(cm *kubetest.ConfigMap) { cm.Data = msg("edited while the proxy was down") })
+	fx.log.WaitFor(t, "Watch failed, resuming", 3)
+	fx.f.Restart()
+	fx.f.WaitDeleted(frontendPods...)
 	fx.settle()
-	fx.f.snapshot(func() { assert.Equal(t, 1, fx.f.lists, "history was kept, so no relist") })
+	fx.f.Snapshot(func() { assert.Equal(t, 1, fx.f.Lists, "history was kept, so no relist") })
 }
 
 func TestPodListIsRetriedOnTransientError(t *testing.T) {
 	fx := newFixture(t, nil)
-	fx.f.snapshot(func() { fx.f.failLists = 3 })
-	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
-	fx.f.waitDeleted(frontendPods...)
-	assert.Equal(t, 3, fx.log.count("Could not list pods, retrying"))
+	fx.f.Snapshot(func() { fx.f.FailLists = 3 })
+	fx.f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.WaitDeleted(frontendPods...)
+	assert.Equal(t, 3, fx.log.Count("Could not list pods, retrying"))
 }
 
 func TestAnEstablishedWatchResetsTheBackoff(t *testing.T) {
 	// Each watch connects, then breaks. Without the reset the waits would double from
 	// 10 ms towards an hour, and twelve reconnects would take minutes.
-	fx := newFixture(t, nil, func(a *app) {
-		for _, w := range a.watchers {
-			w.backoff = backoffPolicy{Initial: 10 * time.Millisecond, Max: time.Hour}
-		}
+	fx := newFixture(t, func(c *config) {
+		c.tuning.watch.Backoff = backoff.Policy{Initial: 10 * time.Millisecond, Max: time.Hour}
 	})
 	broken := func(w http.ResponseWriter, _ *http.Request) {
-		streamStart(w)
+		kubetest.StreamStart(w)
 		_, _ = w.Write([]byte(`{"type":"MODIFIED","object":{"metadata":{"name":"cut`))
 	}
 	for range 12 {
-		fx.f.script(broken)
+		fx.f.Script(broken)
 	}
-	fx.f.endWatches()
-	fx.log.waitFor(t, "Watch failed, resuming", 12)
-	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
-	fx.f.waitDeleted(frontendPods...)
+	fx.f.EndWatches()
+	fx.log.WaitFor(t, "Watch failed, resuming", 12)
+	fx.f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.WaitDeleted(frontendPods...)
 }
 
 func TestAProxyThatRefusesConnectionsIsRetriedQuickly(t *testing.T) {
 	// The loopback proxy is down: refusals are retried on their own short backoff, not
 	// on the watch's, which here would grow towards an hour.
-	fx := newFixture(t, nil, func(a *app) {
-		for _, w := range a.watchers {
-			w.backoff = backoffPolicy{Initial: 10 * time.Millisecond, Max: time.Hour}
-			w.refusedBackoff = backoffPolicy{Initial: time.Millisecond, Max: 5 * time.Millisecond}
-		}
+	fx := newFixture(t, func(c *config) {
+		c.tuning.watch.Backoff = backoff.Policy{Initial: 10 * time.Millisecond, Max: time.Hour}
+		c.tuning.watch.RefusedBackoff = backoff.Policy{Initial: time.Millisecond, Max: 5 * time.Millisecond}
 	})
-	fx.f.stop()
-	fx.log.waitFor(t, "connection refused", 14)
-	fx.f.restart()
-	fx.f.putConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
-	fx.f.waitDeleted(frontendPods...)
+	fx.f.Stop()
+	fx.log.WaitFor(t, "connection refused", 14)
+	fx.f.Restart()
+	fx.f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	fx.f.WaitDeleted(frontendPods...)
+}
+
+// BenchmarkDecodeAndDecide adds the controller's decision for each event to the decoder
+// (kube's BenchmarkDecodeEvents), on the same recorded stream: the whole work cuscon does
+// for a ConfigMap nobody changed in a way that matters.
+func BenchmarkDecodeAndDecide(b *testing.B) {
+	stream, err := os.ReadFile("internal/kube/testdata/watch-1kib.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	log, _ := telemetry.NewLogger(io.Discard, "text", slog.LevelInfo)
+	c := newController(nil, policy{strategy: "delete"}, false, &queue{}, func() bool { return true }, nil, telemetry.NewMetrics("bench"), log, backoff.Policy{})
+	ctx := context.Background()
+	events := bytes.Count(stream, []byte("\n"))
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	for b.Loop() {
+		err := kube.DecodeEvents(bytes.NewReader(stream), func(ev *kube.WatchEvent) error {
+			ev.Object.Object.Resource = kube.ConfigMaps
+			c.changed(ctx, ev.Type, observe(&ev.Object.Object, selectorKey))
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

@@ -22,7 +22,7 @@ type decoderResult struct {
 
 // decoderBench runs the decoder benchmarks and reads their metrics.
 func decoderBench() ([]decoderResult, error) {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkDecode", "-benchtime", "3s", "-cpu", "1", ".")
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkDecode", "-benchtime", "3s", "-cpu", "1", "./internal/kube", ".")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -61,7 +61,7 @@ func (r *report) decoderSection() string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("\n## Decoder\n\n`go test -bench ^BenchmarkDecode -cpu 1` on `testdata/watch-1kib.jsonl`, 200 events recorded from kube-apiserver 1.34 (ConfigMaps with 1 KiB of data, managedFields included). DecodeAndDecide adds the controller's decision per event.\n\n")
+	b.WriteString("\n## Decoder\n\n`go test -bench ^BenchmarkDecode -cpu 1` on `internal/kube/testdata/watch-1kib.jsonl`, 200 events recorded from kube-apiserver 1.34 (ConfigMaps with 1 KiB of data, managedFields included). DecodeAndDecide adds the controller's decision per event.\n\n")
 	b.WriteString("| benchmark | events/s | MB/s | allocs/event | bytes/event |\n|---|---|---|---|---|\n")
 	for _, d := range r.Decoder {
 		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %.1f | %.0f |\n", d.Name, d.EventsPerSec, d.MBPerSec, d.AllocsPerEvent, d.BytesPerEvent)

@@ -1,0 +1,166 @@
+// decide_test.go tests the Reloader mode's decisions as tables: which objects a
+// workload opted in to (each annotation, on the workload or its pod template, ignore,
+// exclude, search and match), and key-level changes against the recorded view.
+
+package reloader
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"cuscon/internal/kube"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// lookup is a namespace's objects for the tables: kind/name → info.
+type lookup map[string]sourceInfo
+
+func (l lookup) get(res kube.Resource, name string) (sourceInfo, bool) {
+	info, ok := l[keysFor(res).kind+"/"+name]
+	return info, ok
+}
+
+func (l lookup) names(res kube.Resource) []string {
+	var out []string
+	for ref := range l {
+		if kind, name, _ := cutRef(ref); kind == keysFor(res).kind {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// cutRef splits "configmap/NAME".
+func cutRef(ref string) (kind, name string, ok bool) {
+	for i := range ref {
+		if ref[i] == '/' {
+			return ref[:i], ref[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// deployment decodes a Deployment's annotations, template annotations and pod spec.
+func deployment(t *testing.T, annotations, template map[string]string, spec string) *workloadObj {
+	t.Helper()
+	w := &workloadObj{Kind: "Deployment"}
+	w.Metadata.Name, w.Metadata.Namespace, w.Metadata.Annotations = "web", "default", annotations
+	w.Spec.Template.Metadata.Annotations = template
+	require.NoError(t, json.Unmarshal([]byte(spec), &w.Spec.Template.Spec))
+	return w
+}
+
+// usesAppConfig mounts ConfigMap app-config and reads key password of Secret db.
+const usesAppConfig = `{"volumes":[{"name":"cfg","configMap":{"name":"app-config"}}],"containers":[{"name":"app","volumeMounts":[{"name":"cfg"}],
+ "env":[{"name":"PW","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}}]}]}`
+
+func TestOptedInFollowsReloaderAnnotations(t *testing.T) {
+	objs := lookup{"configmap/app-config": {}, "configmap/other": {}, "configmap/flags-a": {}, "configmap/flags-b": {},
+		"configmap/matched": {match: true}, "configmap/ignored": {ignore: true}, "secret/db": {}}
+	for _, row := range []struct {
+		name        string
+		annotations map[string]string
+		template    map[string]string
+		spec        string
+		res         kube.Resource
+		want        []string
+	}{
+		{"no annotation: nothing", nil, nil, usesAppConfig, kube.ConfigMaps, nil},
+		{"auto: the ConfigMaps it uses", map[string]string{reloaderAuto: "true"}, nil, usesAppConfig, kube.ConfigMaps, []string{"configmap/app-config"}},
+		{"auto: the Secrets it uses", map[string]string{reloaderAuto: "true"}, nil, usesAppConfig, kube.Secrets, []string{"secret/db"}},
+		{"auto false: nothing", map[string]string{reloaderAuto: "false"}, nil, usesAppConfig, kube.ConfigMaps, nil},
+		{"configmap auto: ConfigMaps only", map[string]string{"configmap.reloader.stakater.com/auto": "true"}, nil, usesAppConfig, kube.Secrets, nil},
+		{"secret auto: Secrets", map[string]string{"secret.reloader.stakater.com/auto": "true"}, nil, usesAppConfig, kube.Secrets, []string{"secret/db"}},
+		{"reload list: named objects, used or not", map[string]string{"configmap.reloader.stakater.com/reload": "other, app-config"}, nil, usesAppConfig, kube.ConfigMaps,
+			[]string{"configmap/app-config", "configmap/other"}},
+		{"reload list: a regular expression matches whole names", map[string]string{"configmap.reloader.stakater.com/reload": "flags-.*"}, nil, `{}`, kube.ConfigMaps,
+			[]string{"configmap/flags-a", "configmap/flags-b"}},
+		{"secret reload list", map[string]string{"secret.reloader.stakater.com/reload": "db"}, nil, `{}`, kube.Secrets, []string{"secret/db"}},
+		{"on the pod template when the workload has none", nil, map[string]string{reloaderAuto: "true"}, usesAppConfig, kube.ConfigMaps, []string{"configmap/app-config"}},
+		{"the workload's annotations win over the template's", map[string]string{"configmap.reloader.stakater.com/reload": "other"}, map[string]string{reloaderAuto: "true"},
+			usesAppConfig, kube.ConfigMaps, []string{"configmap/other"}},
+		{"search: only used objects annotated match", map[string]string{reloaderSearch: "true"}, nil,
+			`{"containers":[{"name":"a","envFrom":[{"configMapRef":{"name":"matched"}},{"configMapRef":{"name":"app-config"}}]}]}`, kube.ConfigMaps, []string{"configmap/matched"}},
+		{"ignore on the object wins over auto", map[string]string{reloaderAuto: "true"}, nil,
+			`{"containers":[{"name":"a","envFrom":[{"configMapRef":{"name":"ignored"}}]}]}`, kube.ConfigMaps, nil},
+		{"ignore wins over reload", map[string]string{"configmap.reloader.stakater.com/reload": "ignored"}, nil, `{}`, kube.ConfigMaps, nil},
+		{"exclude list on the workload", map[string]string{reloaderAuto: "true", "configmaps.exclude.reloader.stakater.com/reload": "app-config"}, nil,
+			usesAppConfig, kube.ConfigMaps, nil},
+		{"exclude list of Secrets leaves ConfigMaps", map[string]string{reloaderAuto: "true", "secrets.exclude.reloader.stakater.com/reload": "db"}, nil,
+			usesAppConfig, kube.ConfigMaps, []string{"configmap/app-config"}},
+		{"exclude list on the template", nil, map[string]string{reloaderAuto: "true", "secrets.exclude.reloader.stakater.com/reload": "db"},
+			usesAppConfig, kube.Secrets, nil},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			var got []string
+			concerns, err := optedIn(deployment(t, row.annotations, row.template, row.spec), row.res, objs, newListCache())
+			require.NoError(t, err)
+			for ref := range concerns {
+				got = append(got, ref)
+			}
+			assert.ElementsMatch(t, row.want, got)
+		})
+	}
+}
+
+func TestOptedInSaysWhy(t *testing.T) {
+	w := deployment(t, map[string]string{reloaderAuto: "true"}, nil, usesAppConfig)
+	concerns, err := optedIn(w, kube.Secrets, lookup{"secret/db": {}}, nil)
+	require.NoError(t, err)
+	c := concerns["secret/db"]
+	assert.Equal(t, `reloader.stakater.com/auto; env PW in "app" (keys password)`, c.why)
+}
+
+func TestAReloadListOverItsBoundsIsRefusedAndOneWithinIsCheap(t *testing.T) {
+	many := strings.Repeat("cm-.*,", maxListEntries+1)
+	for _, row := range []struct {
+		name  string
+		value string
+		err   string
+		names []string // what it matches of names below
+	}{
+		{"names", "a, b", "", []string{"a", "b"}},
+		{"a pattern matches whole names", "web-.*", "", []string{"web-1", "web-2"}},
+		{"a pattern that does not compile is a name", "web-(", "", []string{"web-("}},
+		{"blanks dropped", " , a ,, ", "", []string{"a"}},
+		{"too long", strings.Repeat("a", maxListBytes+1), "over the bound of 4096", nil},
+		{"too many entries", many[:len(many)-1], "101 entries, over the bound of 100", nil},
+		{"too much regular expression", strings.Repeat("(a|b)*", 200), "bytes of regular expressions, over the bound of 1024", nil},
+		// the attack the review reproduced: 83,000 patterns, 249 KB
+		{"the attack", strings.Repeat("x.*y,", 83_000), "over the bound of 4096", nil},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			l, err := parseList(row.value)
+			if row.err != "" {
+				assert.ErrorContains(t, err, row.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.ElementsMatch(t, row.names, l.matching([]string{"web-1", "web-2", "db"}))
+		})
+	}
+}
+
+func TestAWorkloadWhoseListIsOverTheBoundsIsRefusedNamingTheAnnotation(t *testing.T) {
+	w := deployment(t, map[string]string{"configmap.reloader.stakater.com/reload": strings.Repeat("x.*y,", 1000)}, nil, `{}`)
+	_, err := optedIn(w, kube.ConfigMaps, lookup{}, nil)
+	assert.ErrorContains(t, err, "configmap.reloader.stakater.com/reload: 5000 bytes, over the bound of 4096; refused")
+	w = deployment(t, map[string]string{reloaderAuto: "true"}, map[string]string{"secrets.exclude.reloader.stakater.com/reload": strings.Repeat("a,", 200)}, `{}`)
+	_, err = optedIn(w, kube.Secrets, lookup{}, nil)
+	assert.ErrorContains(t, err, "secrets.exclude.reloader.stakater.com/reload: 200 entries")
+}
+
+func TestEachDistinctListIsParsedOnce(t *testing.T) {
+	c := newListCache()
+	a, _ := c.parse("web-.*")
+	b, _ := c.parse("web-.*")
+	assert.Same(t, a.re, b.re, "compiled once")
+	for i := range maxCachedLists + 1 {
+		_, _ = c.parse(fmt.Sprint("x", i, ".*"))
+	}
+	assert.LessOrEqual(t, len(c.lists), maxCachedLists, "a tenant churning annotations cannot grow it")
+}

@@ -1,0 +1,226 @@
+// digest.go keeps, for every ConfigMap and Secret in scope, a digest of its content and
+// of each key, never the data: 16 bytes a key, so memory stays flat. A workload's view of
+// an object is the digests of the keys it uses; what a workload was last restarted for
+// is its view, recorded on the workload itself. Pure.
+
+package reloader
+
+import (
+	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"hash/fnv"
+	"slices"
+	"sort"
+	"strings"
+
+	"cuscon/internal/kube"
+)
+
+// AppliedConfigsAnnotation records, on a workload, the view of each ConfigMap and Secret
+// it was last restarted for (or first seen with): object → key ("*": all) → digest.
+const AppliedConfigsAnnotation = "cuscon.dev/applied-configs"
+
+// absent is the digest of an object or key that does not exist.
+const absent = "absent"
+
+// maxKeyDigests bounds the keys of one object that are digested one by one: 16 bytes
+// each, so one object costs at most 4 KiB however many keys a tenant gives it. An object
+// with more is digested whole, and each of its keys reads as the whole object's digest:
+// any change to it then restarts every workload that uses it, as Reloader always does.
+const maxKeyDigests = 256
+
+// keyDigest is one key of an object: a hash of its name and a digest of its value.
+type keyDigest struct{ key, value uint64 }
+
+// digests is what is kept of one object's content.
+type digests struct {
+	full uint64      // all of data and binaryData
+	keys []keyDigest // sorted by key; nil when coarse
+	// coarse: the object has more than maxKeyDigests keys; only full is kept.
+	coarse bool
+	// keyed: a Secret's, made with the installation's digest key (digestkey.go); written
+	// with keyedPrefix, so that a record made before keys existed is told apart.
+	keyed bool
+}
+
+// keyedPrefix starts every keyed digest in a record.
+const keyedPrefix = "k"
+
+// digestsOf digests obj's data and binaryData. A Secret's digests are keyed with the
+// installation's secret key, with its uid mixed in: a digest recorded on a workload
+// (which more people may read than the Secret, and whose uid cuscon's own Events
+// publish) lets nobody without the key test a guess of a value. A ConfigMap's are not
+// keyed: whoever may read the workload may read the ConfigMap too.
+func digestsOf(obj *kube.Object, key []byte) digests {
+	sum := func(s string) uint64 { return sum64("\x00" + s) }
+	d := digests{}
+	if obj.Resource == kube.Secrets {
+		mac, uid := hmac.New(sha256.New, key), obj.Metadata.UID
+		sum = func(s string) uint64 {
+			mac.Reset()
+			mac.Write([]byte(uid + "\x00" + s))
+			return binary.BigEndian.Uint64(mac.Sum(nil)[:8])
+		}
+		d.keyed = true
+	}
+	d.full = sum(kube.ContentHash(obj))
+	if len(obj.Data)+len(obj.BinaryData) > maxKeyDigests {
+		d.coarse = true
+		return d
+	}
+	for _, m := range []map[string]string{obj.BinaryData, obj.Data} {
+		for k, v := range m {
+			d.keys = append(d.keys, keyDigest{key: nameHash(k), value: sum(k + "\x00" + v)})
+		}
+	}
+	d.keys = mergeCollisions(d.keys)
+	return d
+}
+
+// mergeCollisions sorts keys by name hash and gives names whose hashes collide one
+// entry whose digest covers all their values, whatever order they came in: a change to
+// any of them is seen, and none is dropped.
+func mergeCollisions(keys []keyDigest) []keyDigest {
+	slices.SortFunc(keys, func(a, b keyDigest) int {
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.value, b.value))
+	})
+	out := keys[:0]
+	for _, kd := range keys {
+		if n := len(out); n > 0 && out[n-1].key == kd.key {
+			out[n-1].value = sum64(hex64(out[n-1].value) + hex64(kd.value))
+			continue
+		}
+		out = append(out, kd)
+	}
+	return out
+}
+
+// key returns the digest of key k as recorded, or absent. An object digested whole
+// answers its whole digest for every key.
+func (d *digests) key(k string) string {
+	if d.coarse {
+		return d.format(d.full)
+	}
+	h := nameHash(k)
+	i := sort.Search(len(d.keys), func(i int) bool { return d.keys[i].key >= h })
+	if i < len(d.keys) && d.keys[i].key == h {
+		return d.format(d.keys[i].value)
+	}
+	return absent
+}
+
+// whole is the digest of the whole object, as recorded.
+func (d *digests) whole() string { return d.format(d.full) }
+
+// format writes a digest as recorded: 16 hex digits, after keyedPrefix if keyed.
+func (d *digests) format(v uint64) string {
+	if d.keyed {
+		return keyedPrefix + hex64(v)
+	}
+	return hex64(v)
+}
+
+func sum64(s string) uint64 {
+	h := sha256.Sum256([]byte(s))
+	return binary.BigEndian.Uint64(h[:8])
+}
+
+func nameHash(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+func hex64(v uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return hex.EncodeToString(b[:])
+}
+
+// objectView is what a workload sees of one object: key ("*" for all) → digest.
+type objectView map[string]string
+
+// viewOf is what u sees of an object whose digests are d (nil: the object does not
+// exist). ok is false when the object is missing and required: the pods cannot have
+// started without it, so there is nothing to compare (they start once it exists).
+func viewOf(u *use, d *digests) (objectView, bool) {
+	if d == nil && !u.optional {
+		return nil, false
+	}
+	v := objectView{}
+	switch {
+	case u.all && d == nil:
+		v["*"] = absent
+	case u.all:
+		v["*"] = d.whole()
+	default:
+		for _, k := range u.keys {
+			v[k] = absent
+			if d != nil {
+				v[k] = d.key(k)
+			}
+		}
+	}
+	return v, true
+}
+
+// workloadView is a workload's view of every object it is restarted for, by
+// "configmap/NAME" or "secret/NAME".
+type workloadView map[string]objectView
+
+// parseView reads the applied-configs annotation; ok is false if there is none or it
+// cannot be read (then the workload is seen for the first time).
+func parseView(s string) (workloadView, bool) {
+	if s == "" {
+		return nil, false
+	}
+	var v workloadView
+	if json.Unmarshal([]byte(s), &v) != nil || v == nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// String is the annotation's value: JSON with sorted keys.
+func (v workloadView) String() string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// changedKeys lists what differs between a recorded and a current view of one object,
+// as "*" or key names; nil if nothing does. Views of different keys are not compared:
+// the workload's spec changed how it uses the object, which rolled its pods already.
+func changedKeys(was, now objectView) []string {
+	if len(was) != len(now) {
+		return nil
+	}
+	for k := range now {
+		if _, ok := was[k]; !ok {
+			return nil
+		}
+	}
+	var out []string
+	for k, d := range now {
+		if was[k] != d {
+			if !sameForm(was[k], d) {
+				return nil // recorded before digests were keyed: a new baseline, not a change
+			}
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sameForm reports whether two recorded digests can be compared: both keyed, both not,
+// or one of them absent.
+func sameForm(a, b string) bool {
+	if a == absent || b == absent {
+		return true
+	}
+	return strings.HasPrefix(a, keyedPrefix) == strings.HasPrefix(b, keyedPrefix)
+}

@@ -1,0 +1,80 @@
+// index.go is what the mode knows of the ConfigMaps and Secrets in scope: per namespace,
+// their ignore and match annotations and the digests of their content, never the data.
+
+package reloader
+
+import (
+	"maps"
+	"strings"
+
+	"cuscon/internal/kube"
+)
+
+// nsObjects is what is known of one namespace's ConfigMaps and Secrets, by
+// "configmaps/NAME" or "secrets/NAME".
+type nsObjects map[string]sourceInfo
+
+func (o nsObjects) get(res kube.Resource, name string) (sourceInfo, bool) {
+	info, ok := o[res.Plural+"/"+name]
+	return info, ok
+}
+
+func (o nsObjects) names(res kube.Resource) []string {
+	var out []string
+	for key := range o {
+		if name, ok := strings.CutPrefix(key, res.Plural+"/"); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Seen is what the mode keeps of one ConfigMap or Secret: who it is, its ignore and
+// match annotations, and the digests of its content.
+type Seen struct {
+	res       kube.Resource
+	namespace string
+	name      string
+	info      sourceInfo
+}
+
+// Summarize digests obj (with the mode's digest key, for a Secret) for the mode to keep.
+func (m *Mode) Summarize(obj *kube.Object) Seen { return Summarize(obj, m.cfg.Key) }
+
+// Summarize digests obj, a Secret with key, into what the mode keeps of it.
+func Summarize(obj *kube.Object, key []byte) Seen {
+	a := obj.Metadata.Annotations
+	d := digestsOf(obj, key)
+	return Seen{res: obj.Resource, namespace: obj.Metadata.Namespace, name: obj.Metadata.Name,
+		info: sourceInfo{ignore: a[reloaderIgnore] == "true", match: a[reloaderMatch] == "true", d: &d}}
+}
+
+// key is plural/namespace/name.
+func (s Seen) key() string { return kube.Key(s.res, s.namespace, s.name) }
+
+// putLocked stores (or, with info nil, forgets) what is known of obj; mu must be held.
+// It returns what was known before.
+func (r *Mode) putLocked(s Seen, info *sourceInfo) (sourceInfo, bool) {
+	ns, key := s.namespace, s.res.Plural+"/"+s.name
+	objs := r.index[ns]
+	prev, had := objs[key]
+	switch {
+	case info != nil && objs == nil:
+		r.index[ns] = nsObjects{key: *info}
+	case info != nil:
+		objs[key] = *info
+	default:
+		delete(objs, key)
+		if len(objs) == 0 {
+			delete(r.index, ns)
+		}
+	}
+	return prev, had
+}
+
+// snapshot copies what is known of namespace ns, for a check to read without the lock.
+func (r *Mode) snapshot(ns string) nsObjects {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.index[ns])
+}

@@ -1,0 +1,65 @@
+// record_test.go tests the record a workload carries of what it was restarted
+// for, as tables: it reads back as written, an unreadable one is a first sight, and only
+// the keys a workload uses decide whether a change concerns it.
+
+package reloader
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestTheRecordReadsBackAsWrittenAndABadOneIsAFirstSight(t *testing.T) {
+	v := workloadView{"configmap/app": {"log.level": "00ff00ff00ff00ff"}, "secret/db": {"*": "1111222233334444"}}
+	back, ok := parseView(v.String())
+	assert.True(t, ok)
+	assert.Equal(t, v, back)
+	assert.Equal(t, `{"configmap/app":{"log.level":"00ff00ff00ff00ff"},"secret/db":{"*":"1111222233334444"}}`, v.String(),
+		"sorted keys: the same view is always the same annotation, so rewriting it changes nothing")
+	for _, bad := range []string{"", "null", "{not json", `["a"]`, `{"configmap/app":"x"}`} {
+		_, ok := parseView(bad)
+		assert.False(t, ok, "%q reads as no record: a baseline, not a restart", bad)
+	}
+}
+
+func TestOnlyTheKeysAWorkloadUsesDecideWhetherItChanged(t *testing.T) {
+	for _, row := range []struct {
+		name     string
+		was, now objectView
+		want     []string
+	}{
+		{"nothing changed", objectView{"a": "1", "b": "2"}, objectView{"a": "1", "b": "2"}, nil},
+		{"one key of two", objectView{"a": "1", "b": "2"}, objectView{"a": "1", "b": "3"}, []string{"b"}},
+		{"both, sorted", objectView{"b": "2", "a": "1"}, objectView{"a": "9", "b": "8"}, []string{"a", "b"}},
+		{"the whole object", objectView{"*": "1"}, objectView{"*": "2"}, []string{"*"}},
+		{"a key appeared where it was absent", objectView{"a": absent}, objectView{"a": "5"}, []string{"a"}},
+		{"it now reads another key: the spec changed, which rolled it already", objectView{"a": "1"}, objectView{"b": "1"}, nil},
+		{"it now reads more keys", objectView{"a": "1"}, objectView{"a": "2", "b": "1"}, nil},
+		{"from the whole object to one key", objectView{"*": "1"}, objectView{"a": "1"}, nil},
+	} {
+		t.Run(row.name, func(t *testing.T) {
+			assert.Equal(t, row.want, changedKeys(row.was, row.now))
+		})
+	}
+}
+
+func TestDigestsAreSmallAndStable(t *testing.T) {
+	d1 := cmDigests(map[string]string{"k": "v"})
+	d2 := cmDigests(map[string]string{"k": "v"})
+	assert.Equal(t, d1.key("k"), d2.key("k"), "the same value, the same digest: a restart of cuscon changes nothing")
+	assert.Equal(t, d1.full, d2.full)
+	big := cmDigests(map[string]string{"k": string(make([]byte, 1<<20))})
+	assert.Len(t, big.key("k"), 16, "a 1 MiB value is kept as 16 hex digits")
+	assert.NotEqual(t, cmDigests(map[string]string{"k": "v", "l": ""}).full, d1.full, "an empty key is still a key")
+	assert.NotEqual(t, cmDigests(map[string]string{"kv": ""}).full, cmDigests(map[string]string{"k": "v"}).full,
+		"names and values cannot run into each other")
+}
+
+func TestAReloaderRecordMadeBeforeSecretDigestsWereKeyedIsABaseline(t *testing.T) {
+	old := objectView{"password": "04ccd761c4ad7d3d"}
+	now := objectView{"password": keyedPrefix + "9f1e2d3c4b5a6978"}
+	assert.Nil(t, changedKeys(old, now), "a record of the old form is replaced, not taken for a change")
+	assert.Equal(t, []string{"password"}, changedKeys(objectView{"password": keyedPrefix + "0000000000000001"}, now))
+	assert.Equal(t, []string{"password"}, changedKeys(objectView{"password": absent}, now), "a key that appears is a change")
+}
