@@ -216,3 +216,40 @@ func TestAnObjectPaddedToTheAnnotationBoundStillGetsARecordOfWhatIsOwed(t *testi
 	assert.True(t, fx.owed().All, "the short form: every pod restarts again rather than the record failing")
 	assert.NotContains(t, fx.log.String(), "RecordRefused")
 }
+
+func TestCusconRunningOutsideTheNamespacesItWatchesStillRestartsThere(t *testing.T) {
+	// Its Role is bound only where it watches: its own pod cannot be looked up (403), and
+	// no pod of default can be one of its replicas anyway.
+	f := kubetest.New(t, "default")
+	f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v1"))
+	f.AddPods("frontend", 3, map[string]string{"app": "frontend"})
+	f.Snapshot(func() { f.ForbidPodLists["cuscon-system"] = true })
+	log, _ := startCuscon(t, f, func(c *config) { c.Identity, c.PodNamespace = "cuscon-7d9-x2x", "cuscon-system" })
+	log.WaitFor(t, `Synced configmaps in "default"`, 1)
+	f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v2"))
+	f.WaitDeleted(frontendPods...)
+}
+
+func TestReloaderModeRunningOutsideTheNamespacesItWatchesStillChecksThem(t *testing.T) {
+	f := reloaderFake(t, autoOn)
+	f.Snapshot(func() { f.ForbidPodLists["cuscon-system"] = true })
+	startReloader(t, f, func(c *config) { c.Identity, c.PodNamespace = "cuscon-7d9-x2x", "cuscon-system" })
+	f.PutConfigMap("app-config", nil, map[string]string{"log.level": "debug", "other": "1"})
+	f.WaitUntil("app rolled", func() bool { return kubetest.Contains(f.Rollouts, "deployments/app") })
+}
+
+func TestRestartsInItsOwnNamespaceWaitUntilCusconHasFoundItsOwnPod(t *testing.T) {
+	// POD_NAME names no pod (hostNetwork gives the node's hostname): cuscon cannot tell
+	// its replicas from other pods there, and says so, rather than guess.
+	f := kubetest.New(t, "default")
+	f.PutConfigMap("sentinel", sel("app=sentinel"), msg("0"))
+	cusconReplicas(f)
+	f.PutConfigMap("evil", sel("app=cuscon"), msg("v1"))
+	log, _ := startCuscon(t, f, func(c *config) { c.Identity, c.PodNamespace = "node-1", "default" })
+	log.WaitFor(t, `Synced configmaps in "default"`, 1)
+	f.PutConfigMap("evil", sel("app=cuscon"), msg("v2"))
+	ev := f.WaitEvent("ConfigMap/evil", "RestartIncomplete")
+	assert.Contains(t, ev.Message, "cuscon's own pod default/node-1 was not found")
+	log.WaitFor(t, "Could not restart pods yet", 2) // owed, and retried
+	assert.Empty(t, f.DeletedPods(), "neither replica deleted while cuscon cannot tell them apart")
+}

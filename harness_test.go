@@ -43,7 +43,7 @@ func startCuscon(t *testing.T, f *kubetest.API, edit func(*config)) (log *kubete
 	logger, err := telemetry.NewLogger(sink, cfg.Telemetry.LogFormat, -4)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newApp(ctx, cfg, logger)
+	a, err := newApp(cfg, logger)
 	require.NoError(t, err)
 	_, err = telemetry.Serve(ctx, "127.0.0.1:0", telemetry.DefaultLimits, a.health.Healthy, a.health.Ready, a.metrics, logger)
 	require.NoError(t, err)

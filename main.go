@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -98,7 +99,7 @@ func runController(ctx context.Context, cfg config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, log)
+	a, err := newApp(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -126,6 +127,10 @@ type app struct {
 	exec     *restart.Executor
 	events   *kube.EventRecorder // nil without --events
 	elector  *lease.Elector      // nil without --leader-elect
+	// readKey reads the Reloader mode's digest key of Secrets once, before the watchers
+	// start; retryKey tries again until it can (both nil without the mode and Secrets).
+	readKey  func(context.Context) bool
+	retryKey func(context.Context)
 	metrics  *telemetry.Metrics
 	health   *telemetry.Health
 	// grace is how long requests under way may go on once shutdown begins: once for the
@@ -133,9 +138,8 @@ type app struct {
 	grace time.Duration
 }
 
-// newApp builds the controller from cfg. The one request it may make, for the digest
-// key of the Reloader mode with Secrets, is retried while it may pass, until ctx ends.
-func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+// newApp builds the controller from cfg.
+func newApp(cfg config, log *slog.Logger) (*app, error) {
 	m := telemetry.NewMetrics(version)
 	client, err := kube.Connect(cfg.Connection, m)
 	if err != nil {
@@ -158,15 +162,13 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		Backoff: cfg.tuning.backoff, PollInterval: cfg.tuning.pollInterval}, actingUntil, a.events, m, log)
 	a.ctl = newController(client, cfg.policy(), cfg.DryRun, a.sched, leading, a.events, m, log, cfg.tuning.backoff)
 	if cfg.ReloaderAnnotations {
-		var key []byte
-		if cfg.Secrets {
-			if key, err = digestKey(ctx, client, cfg, log); err != nil {
-				return nil, err
-			}
-		}
-		a.mode = reloader.New(client, reloader.Config{Scopes: cfg.scopes(), Key: key, Overrides: cfg.overrides(), DryRun: cfg.DryRun,
+		a.mode = reloader.New(client, reloader.Config{Scopes: cfg.scopes(), Overrides: cfg.overrides(), DryRun: cfg.DryRun,
 			Retry: cfg.tuning.backoff},
 			a.sched, pods.Guard, leading, a.events, m, log)
+		if cfg.Secrets {
+			a.readKey = func(ctx context.Context) bool { return a.readDigestKey(ctx, cfg, log) }
+			a.retryKey = func(ctx context.Context) { a.retryDigestKey(ctx, cfg, log) }
+		}
 	}
 	h := watched{annotation: cfg.Annotation, ctl: a.ctl, mode: a.mode}
 	for _, scope := range cfg.scopes() {
@@ -177,17 +179,36 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-// digestKey loads the digest key, retrying what may pass (the proxy starting, say).
-func digestKey(ctx context.Context, c *kube.Client, cfg config, log *slog.Logger) ([]byte, error) {
-	bo := backoff.Default.Start()
-	for {
-		key, err := reloader.LoadKey(ctx, c, cfg.ownNamespace(), cfg.DigestKeySecret, cfg.DryRun)
-		if err == nil || errors.Is(err, reloader.ErrKey) || !kube.IsTransient(err) {
-			return key, err
-		}
-		log.Warn("Could not read the digest key yet, retrying", "err", err)
-		if !bo.Wait(ctx) {
-			return nil, err
+// readDigestKey reads (or makes) the Reloader mode's digest key of Secrets and gives it
+// to the mode; it reports whether it could.
+func (a *app) readDigestKey(ctx context.Context, cfg config, log *slog.Logger) bool {
+	key, err := reloader.LoadKey(ctx, a.client, cfg.ownNamespace(), cfg.DigestKeySecret, cfg.DryRun)
+	if err == nil {
+		a.mode.SetKey(key)
+		return true
+	}
+	level := slog.LevelWarn
+	if errors.Is(err, reloader.ErrKey) || !kube.IsTransient(err) {
+		level = slog.LevelError
+	}
+	log.Log(ctx, level, "Could not read the digest key; Secrets are not compared for workloads until it can be read, retrying", "err", err)
+	return false
+}
+
+// retryDigestKey tries to read the digest key until it can, then has the Secrets listed
+// again for their digests to be made. Until then the mode keeps the records of Secrets
+// as they are and compares none: nothing is restarted for a Secret, and nothing is lost;
+// ConfigMaps, and the annotation's Secrets, go on as ever.
+func (a *app) retryDigestKey(ctx context.Context, cfg config, log *slog.Logger) {
+	bo := cmp.Or(cfg.tuning.backoff, backoff.Policy{Initial: time.Second, Max: time.Minute}).Start()
+	for bo.Wait(ctx) {
+		if a.readDigestKey(ctx, cfg, log) {
+			for _, w := range a.watchers {
+				if w.Scope().Resource == kube.Secrets {
+					w.Resync()
+				}
+			}
+			return
 		}
 	}
 }
@@ -230,6 +251,9 @@ func (a *app) runParts(ctx context.Context) {
 	start(func(ctx context.Context) {
 		a.sched.ServeLanes(ctx, a.exec.Batches(restart.Lifetime{Wait: ctx, Send: send}))
 	})
+	if a.readKey != nil && !a.readKey(ctx) {
+		start(a.retryKey)
+	}
 	for _, w := range a.watchers {
 		start(w.Watch)
 	}

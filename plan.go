@@ -133,7 +133,7 @@ func makePlan(ctx context.Context, cfg planConfig) ([]planRow, error) {
 		}
 		_, err := kube.ListPages(ctx, client, kube.CollectionPath(scope.Resource, scope.Namespace), q, nil, func(obj *kube.Object) {
 			obj.Resource = scope.Resource
-			objects = append(objects, reloader.Summarize(obj, modeCfg.Key))
+			objects = append(objects, reloader.Summarize(obj, modeCfg.Key, false))
 			if _, ok := obj.Metadata.Annotations[cfg.Annotation]; ok {
 				rows = append(rows, articleRow(obj, cfg.Annotation, cfg.policy()))
 			}

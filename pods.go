@@ -89,11 +89,13 @@ func (p *pods) Evict(ctx context.Context, pod *kube.Pod) error {
 	return p.client.Call(ctx, http.MethodPost, kube.EvictionPath(pod), kube.DryRunQuery(p.dryRun), "application/json", body, nil)
 }
 
-// Guard says which pods are left alone (skipReason) and which workload runs cuscon. It
-// asks the API for cuscon's own pod the first time, and until it has an answer nobody
-// can tell cuscon's replicas from other pods: the error leaves the restart owed.
-func (p *pods) Guard(ctx context.Context) (restart.Guard, error) {
-	me, err := p.self.get(ctx)
+// Guard says which pods of namespace ns are left alone (skipReason) and which workload
+// runs cuscon. In cuscon's own namespace it asks the API for cuscon's own pod the first
+// time, and until it has an answer nobody can tell cuscon's replicas from other pods
+// there: the error leaves the restarts of that namespace owed. Pods of any other
+// namespace cannot be cuscon's, and need no answer.
+func (p *pods) Guard(ctx context.Context, ns string) (restart.Guard, error) {
+	me, err := p.self.get(ctx, ns)
 	if err != nil {
 		return restart.Guard{}, err
 	}
@@ -140,8 +142,9 @@ func ownerWorkload(p *kube.Pod) (kube.Workload, bool) {
 }
 
 // findSelf looks up cuscon's own pod, by name in its namespace, and learns which
-// workload runs it. A pod that is not there (cuscon runs outside the cluster) leaves
-// the workload unknown; an API that cannot be asked is an error.
+// workload runs it. A pod that is not there is an error too: POD_NAME or POD_NAMESPACE
+// is not this pod's (hostNetwork gives the node's hostname), and without it cuscon's
+// replicas cannot be told from other pods.
 func findSelf(ctx context.Context, c *kube.Client, me self) (self, error) {
 	if me.name == "" || me.namespace == "" {
 		return me, nil
@@ -158,9 +161,11 @@ func findSelf(ctx context.Context, c *kube.Client, me self) (self, error) {
 	for i := range page.Items {
 		if page.Items[i].Metadata.Name == me.name {
 			me.workload, _ = ownerWorkload(&page.Items[i])
+			return me, nil
 		}
 	}
-	return me, nil
+	return me, fmt.Errorf("cuscon's own pod %s/%s was not found: set POD_NAME and POD_NAMESPACE to this pod's "+
+		"(the manifests take them from the downward API); until then nothing in %s is restarted", me.namespace, me.name, me.namespace)
 }
 
 // selfFinder remembers what findSelf learnt, asking again until it has an answer.
@@ -177,11 +182,12 @@ func newSelfFinder(c *kube.Client, namespace, name string) *selfFinder {
 	return &selfFinder{client: c, me: self{namespace: namespace, name: name}}
 }
 
-// get returns cuscon's own pod and workload, asking the API the first time.
-func (f *selfFinder) get(ctx context.Context) (self, error) {
+// get returns cuscon's own pod and, when ns is its namespace (or "", all of them), the
+// workload that runs it, asking the API until it has the answer.
+func (f *selfFinder) get(ctx context.Context, ns string) (self, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.found {
+	if f.found || (ns != "" && ns != f.me.namespace) {
 		return f.me, nil
 	}
 	me, err := findSelf(ctx, f.client, f.me)

@@ -284,3 +284,53 @@ func TestReloaderKeysSecretDigestsWithOneKeyKeptInASecretOfItsOwn(t *testing.T) 
 	})
 	assert.Zero(t, f.RolloutsOf("deployments/db"), "the same key after a restart: the same digests, nothing restarted")
 }
+
+func TestAWorkloadMayChooseOnlyTheStrategiesTheOperatorAllowed(t *testing.T) {
+	f := reloaderFake(t, map[string]string{reloaderAuto: "true", restart.StrategyAnnotation: "delete"})
+	startReloader(t, f, func(c *config) { c.OverrideStrategies = "" })
+	f.PutConfigMap("app-config", nil, map[string]string{"log.level": "debug", "other": "1"})
+	ev := f.WaitEvent("Deployment/app", "InvalidStrategy")
+	assert.Contains(t, ev.Message, "not a strategy objects may choose here")
+	rsettle(t, f)
+	assert.Empty(t, f.DeletedPods())
+	assert.Zero(t, f.RolloutsOf("deployments/app"))
+}
+
+func TestAHungCheckOfOneNamespaceHoldsUpNoOther(t *testing.T) {
+	f := reloaderFake(t, autoOn)
+	f.UpdateObject("configmaps", "slow", "cfg", func(cm *kubetest.ConfigMap) { cm.Data = msg("1") })
+	startReloader(t, f, func(c *config) { c.Namespaces = "default,slow" })
+	gate := make(chan struct{})
+	f.Snapshot(func() { f.WorkloadGate["slow"] = gate })
+	t.Cleanup(func() { close(gate) })
+	f.UpdateObject("configmaps", "slow", "cfg", func(cm *kubetest.ConfigMap) { cm.Data = msg("2") }) // slow's check hangs
+	f.WaitUntil("slow's workload list hanging", func() bool { return f.WorkloadGated > 0 })
+	f.PutConfigMap("app-config", nil, map[string]string{"log.level": "debug", "other": "1"})
+	f.WaitUntil("app rolled while slow's check hangs", func() bool { return kubetest.Contains(f.Rollouts, "deployments/app") })
+}
+
+func TestAnUnreadableDigestKeyHoldsOnlySecretsUntilItCanBeRead(t *testing.T) {
+	f := reloaderFake(t, autoOn)
+	f.UpdateObject("secrets", "default", "db", func(s *kubetest.ConfigMap) { s.Data = map[string]string{"password": "YQ=="} })
+	f.PutWorkload("Deployment", "db", map[string]string{"secret.reloader.stakater.com/auto": "true"}, nil,
+		`{"containers":[{"name":"db","env":[{"name":"PW","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}}]}]}`)
+	secretsOn := func(c *config) { c.Secrets = true }
+	_, stop := startReloader(t, f, secretsOn)
+	f.WaitUntil("db's baseline recorded, keyed", func() bool {
+		return strings.Contains(f.Workloads["deployments/default/db"].Metadata.Annotations[reloader.AppliedConfigsAnnotation], "secret/db")
+	})
+	stop()
+	f.Snapshot(func() { f.ForbidGet["secrets/default/cuscon-digest-key"] = true }) // an upgrade without the Role re-applied
+	log, _ := startReloader(t, f, secretsOn)
+	log.WaitFor(t, "Could not read the digest key; Secrets are not compared for workloads until it can be read", 1)
+	f.PutConfigMap("app-config", nil, map[string]string{"log.level": "debug", "other": "1"})
+	f.WaitUntil("app rolled: ConfigMaps go on", func() bool { return kubetest.Contains(f.Rollouts, "deployments/app") })
+	f.UpdateObject("secrets", "default", "db", func(s *kubetest.ConfigMap) { s.Data = map[string]string{"password": "Yg=="} })
+	rsettle(t, f)
+	assert.Zero(t, f.RolloutsOf("deployments/db"), "not compared without the key: held, not guessed")
+	assert.Contains(t, f.WorkloadAnnotation("Deployment", "db", reloader.AppliedConfigsAnnotation), "secret/db", "its record kept")
+	f.Snapshot(func() { delete(f.ForbidGet, "secrets/default/cuscon-digest-key") })
+	f.WaitUntil("db rolled once the key could be read: the change made meanwhile is not lost", func() bool {
+		return kubetest.Contains(f.Rollouts, "deployments/db")
+	})
+}

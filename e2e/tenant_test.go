@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -205,4 +206,56 @@ func procStatus(t *testing.T, pid int, field string) int {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// costlyList is a reload list within bounds of bytes and entries whose patterns would
+// compile to a large program (bounded repetitions), different for each seed.
+func costlyList(seed int) string {
+	var entries []string
+	for i := range 10 {
+		entries = append(entries, fmt.Sprintf(`(?:.?){99%d}%d`, i, seed*100+i))
+	}
+	return strings.Join(entries, ",")
+}
+
+func TestListsThatCompileLargeAreRefusedAndCostNoMemory(t *testing.T) {
+	// The review's second attack: lists within 4 KiB and 100 entries that compile to
+	// programs of 150,000 instructions, six of them a workload: 7.8 s a check and 97 MB.
+	c := newReloaderCluster(t, "", "GOMEMLIMIT=54MiB")
+	for i := range 10 {
+		c.kubectl("create", "configmap", fmt.Sprintf("filler-%053d", i), "-n", c.ns, "--from-literal=k=v")
+	}
+	keys := []string{"configmap.reloader.stakater.com/reload", "configmaps.exclude.reloader.stakater.com/reload",
+		"secret.reloader.stakater.com/reload", "secrets.exclude.reloader.stakater.com/reload"}
+	for d := range 2 {
+		annotations := map[string]string{}
+		for i, k := range keys {
+			annotations[k] = costlyList(d*10 + i)
+		}
+		b, err := json.Marshal(map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"name": fmt.Sprint("hog-", d), "annotations": annotations},
+			"spec": map[string]any{"replicas": 0, "selector": map[string]any{"matchLabels": map[string]string{"app": fmt.Sprint("hog-", d)}},
+				"template": map[string]any{"metadata": map[string]any{"labels": map[string]string{"app": fmt.Sprint("hog-", d)}},
+					"spec": map[string]any{"containers": []any{map[string]string{"name": "a", "image": "a:1"}}}}}})
+		require.NoError(t, err)
+		c.kubectlIn(string(b), "create", "-n", c.ns, "-f", "-")
+	}
+	checks := c.logCount("Checked workloads namespace=" + c.ns)
+	c.stopCuscon()
+	c.startCuscon()
+	c.waitLog("Checked workloads namespace="+c.ns, checks+1)
+	c.waitEvent("Deployment", "hog-0", "InvalidAnnotation")
+	began := time.Now()
+	c.setData("app-config", "log.level", "debug")
+	c.eventually("app rolled", func() bool { return strings.Contains(c.log(), "Deployment/app was restarted (rollout)") })
+	reaction := time.Since(began)
+	hwm := procStatus(t, c.cuscon.Pid(), "VmHWM")
+	seconds := checkSeconds(c.log(), c.ns)
+	t.Logf("checks of the namespace: %v s; app rolled %s after its change; peak RSS %d KiB", seconds, reaction.Round(time.Millisecond), hwm)
+	assert.Contains(t, c.log(), "instructions, over the bound of 1000; refused")
+	for _, s := range seconds {
+		assert.Less(t, s, 0.5, "a check takes milliseconds (the review measured 5.9-7.8 s)")
+	}
+	assert.Less(t, reaction, 3*time.Second)
+	assert.Less(t, hwm, 48<<10, "the review measured 97 MB")
 }

@@ -20,6 +20,11 @@ func (f *API) servePodList(w http.ResponseWriter, r *http.Request, ns string) {
 	f.Mu.Lock()
 	f.PodLists = append(f.PodLists, sel)
 	f.ChangedLocked()
+	if f.ForbidPodLists[ns] {
+		f.Mu.Unlock()
+		WriteStatus(w, http.StatusForbidden, "Forbidden", `pods is forbidden: cannot list resource "pods" in the namespace "`+ns+`"`)
+		return
+	}
 	if gate := f.ListGate[ns]; gate != nil {
 		f.Mu.Unlock()
 		<-gate

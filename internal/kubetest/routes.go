@@ -173,6 +173,10 @@ func AnnotationsSize(a map[string]string) int {
 func (f *API) serveGet(w http.ResponseWriter, key string) {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
+	if f.ForbidGet[key] {
+		WriteStatus(w, http.StatusForbidden, "Forbidden", key+" is forbidden")
+		return
+	}
 	obj, ok := f.Objects[key]
 	if !ok {
 		WriteStatus(w, http.StatusNotFound, "NotFound", key+" not found")

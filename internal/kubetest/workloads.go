@@ -87,6 +87,13 @@ func (f *API) RolloutsOf(ref string) int {
 // serveWorkloadList lists the stored workloads of plural in ns ("": all), by name.
 func (f *API) serveWorkloadList(w http.ResponseWriter, ns, plural string) {
 	f.Mu.Lock()
+	if gate := f.WorkloadGate[ns]; gate != nil {
+		f.WorkloadGated++
+		f.ChangedLocked()
+		f.Mu.Unlock()
+		<-gate
+		f.Mu.Lock()
+	}
 	f.WorkloadLists++
 	var items []*Workload
 	for key, wl := range f.Workloads {

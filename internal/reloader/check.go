@@ -30,22 +30,32 @@ type action struct {
 // event takes is never held while a tenant's annotations are worked through.
 func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 	began := time.Now()
-	guard, err := r.guard(ctx)
-	if err != nil {
-		return err
-	}
 	var todo []action
 	listed := 0
 	snapshots := map[string]nsObjects{}
-	err = listWorkloads(ctx, r.client, ns, func(w *workloadObj) {
+	guards, held := map[string]restart.Guard{}, map[string]error{}
+	err := listWorkloads(ctx, r.client, ns, func(w *workloadObj) {
 		if !hasReloaderAnnotation(w) {
 			return
 		}
 		listed++
-		objs, ok := snapshots[w.Metadata.Namespace]
+		wns := w.Metadata.Namespace
+		guard, ok := guards[wns]
+		if !ok && held[wns] == nil {
+			var err error
+			if guard, err = r.guard(ctx, wns); err != nil {
+				held[wns] = err
+			} else {
+				guards[wns] = guard
+			}
+		}
+		if held[wns] != nil {
+			return // until cuscon's own workload is known, nothing in its namespace
+		}
+		objs, ok := snapshots[wns]
 		if !ok {
-			objs = r.snapshot(w.Metadata.Namespace)
-			snapshots[w.Metadata.Namespace] = objs
+			objs = r.snapshot(wns)
+			snapshots[wns] = objs
 		}
 		if a, ok := r.consider(w, work, objs, guard.Self); ok {
 			todo = append(todo, a)
@@ -53,6 +63,13 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 	})
 	if err != nil {
 		return err
+	}
+	for wns, err := range held {
+		if wns == ns {
+			return err // checked again later, as a failed list is
+		}
+		r.log.Warn("Could not check workloads yet; trying again later", "namespace", wns, "err", err)
+		r.requeue(wns, &nsWork{sweep: true, changed: map[string]*digests{}})
 	}
 	for _, a := range todo {
 		log := r.log.With("namespace", a.w.Namespace, "workload", a.w.String())
@@ -66,6 +83,9 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 			log.Debug("First sight of opted-in workload; baseline recorded, nothing restarted")
 			r.record(ctx, a.w, a.v.view)
 		case a.v.kind == wRecord:
+			if len(a.v.anew) > 0 {
+				log.Warn("Recorded anew, nothing restarted: what was recorded was made with another digest key", "objects", strings.Join(a.v.anew, ", "))
+			}
 			r.record(ctx, a.w, a.v.view)
 		case a.v.kind == wRestart:
 			log.Info("Modification detected", "strategy", a.req.Strategy, "reason", strings.Join(a.v.changed, "; ")+" changed")
@@ -101,7 +121,7 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 		}
 		maps.Copy(concerns, c)
 	}
-	current, previous := workloadView{}, workloadView{}
+	current, legacy, previous := workloadView{}, workloadView{}, workloadView{}
 	var missing []string
 	touched := work.sweep
 	for ref, c := range concerns {
@@ -110,10 +130,15 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 			continue
 		}
 		info, _ := objs.get(c.res, c.name)
-		if v, ok := viewOf(c.use, info.d); ok {
-			current[ref] = v
-		} else {
+		v, ok := viewOf(c.use, info.d)
+		switch {
+		case info.unknown || !ok: // no digests yet, or required and not there: the record stays
 			missing = append(missing, ref)
+		default:
+			current[ref] = v
+			if info.d != nil && info.d.legacy != nil {
+				legacy[ref], _ = viewOf(c.use, info.d.legacy)
+			}
 		}
 		if was, changed := work.changed[key]; changed {
 			touched = true
@@ -129,7 +154,7 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 	r.mu.Lock()
 	pending := r.pending[key]
 	r.mu.Unlock()
-	v := decideWorkload(w.Metadata.Annotations[AppliedConfigsAnnotation], current, missing, previous, pending)
+	v := decideWorkload(w.Metadata.Annotations[AppliedConfigsAnnotation], current, legacy, missing, previous, pending)
 	a := action{w: t, v: v}
 	if v.kind != wRestart {
 		return a, v.kind == wBaseline || v.kind == wRecord

@@ -7,6 +7,7 @@ package reloader
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +61,9 @@ func (w *workloadObj) ref() kube.Workload {
 type sourceInfo struct {
 	ignore, match bool
 	d             *digests
+	// unknown: a Secret whose digests cannot be made yet (no digest key): not compared,
+	// its record kept, until the key is there and the Secrets are listed again.
+	unknown bool
 }
 
 // sourceLookup finds the objects of one namespace by kind and name.
@@ -91,13 +95,13 @@ func optedIn(w *workloadObj, res kube.Resource, objs sourceLookup, lists *listCa
 	}
 	var excluded []string
 	for _, on := range []map[string]string{w.Metadata.Annotations, w.Spec.Template.Metadata.Annotations} {
-		l, err := lists.parse(on[k.exclude])
+		l, err := lists.parse(on[k.exclude], false)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k.exclude, err)
 		}
 		excluded = append(excluded, l.names...)
 	}
-	reload, err := lists.parse(a[k.reload])
+	reload, err := lists.parse(a[k.reload], true)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", k.reload, err)
 	}
@@ -184,6 +188,9 @@ type workloadVerdict struct {
 	kind    workloadVerdictKind
 	view    workloadView
 	changed []string
+	// anew lists the objects whose record was made with another digest key: it cannot
+	// be compared, and is replaced without a restart.
+	anew []string
 }
 
 // decideWorkload compares what a workload uses now (current; missing lists required
@@ -192,7 +199,7 @@ type workloadVerdict struct {
 // (previous holds its view before the change) and what the workload uses of it
 // differs, it restarts; otherwise it is the baseline. pending is the view of a restart
 // under way, if any.
-func decideWorkload(recorded string, current workloadView, missing []string, previous workloadView, pending string) workloadVerdict {
+func decideWorkload(recorded string, current, legacy workloadView, missing []string, previous workloadView, pending string) workloadVerdict {
 	rec, ok := parseView(recorded)
 	if !ok {
 		rec = previous
@@ -206,13 +213,18 @@ func decideWorkload(recorded string, current workloadView, missing []string, pre
 			view[ref] = was
 		}
 	}
-	var changed []string
+	var changed, anew []string
 	for ref, now := range current {
-		if keys := changedKeys(rec[ref], now); keys != nil {
+		keys := changedKeys(rec[ref], now, legacy[ref])
+		switch {
+		case keys != nil:
 			changed = append(changed, describeChange(ref, keys))
+		case len(rec[ref]) == len(now) && !maps.Equal(rec[ref], now) && sameKeys(rec[ref], now):
+			anew = append(anew, ref) // made with another digest key: recorded anew
 		}
 	}
 	slices.Sort(changed)
+	slices.Sort(anew)
 	switch {
 	case len(changed) > 0 && pending == view.String():
 		return workloadVerdict{kind: wPending, view: view, changed: changed}
@@ -221,9 +233,19 @@ func decideWorkload(recorded string, current workloadView, missing []string, pre
 	case !ok:
 		return workloadVerdict{kind: wBaseline, view: view}
 	case view.String() != rec.String():
-		return workloadVerdict{kind: wRecord, view: view}
+		return workloadVerdict{kind: wRecord, view: view, anew: anew}
 	}
 	return workloadVerdict{kind: wUnchanged, view: view}
+}
+
+// sameKeys reports whether two views are of the same keys.
+func sameKeys(a, b objectView) bool {
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return len(a) == len(b)
 }
 
 // describeChange says what changed of one object, for logs and Events.

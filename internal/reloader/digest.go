@@ -42,32 +42,53 @@ type digests struct {
 	keys []keyDigest // sorted by key; nil when coarse
 	// coarse: the object has more than maxKeyDigests keys; only full is kept.
 	coarse bool
-	// keyed: a Secret's, made with the installation's digest key (digestkey.go); written
-	// with keyedPrefix, so that a record made before keys existed is told apart.
-	keyed bool
+	// keyID, for a Secret, names the installation's digest key (digestkey.go) its
+	// digests were made with; they are written keyedPrefix+keyID+":"+digest, so that a
+	// record made with no key, or another one, is told apart from a change.
+	keyID string
+	// legacy, for a Secret, are its digests as records made before digests were keyed
+	// hold them, while such records may still be around (see Mode.legacy).
+	legacy *digests
 }
 
 // keyedPrefix starts every keyed digest in a record.
 const keyedPrefix = "k"
 
+// keyID names a digest key in the records made with it, without telling anything of it.
+func keyID(key []byte) string {
+	h := sha256.Sum256(append([]byte("cuscon digest key id\x00"), key...))
+	return hex.EncodeToString(h[:2])
+}
+
 // digestsOf digests obj's data and binaryData. A Secret's digests are keyed with the
 // installation's secret key, with its uid mixed in: a digest recorded on a workload
 // (which more people may read than the Secret, and whose uid cuscon's own Events
 // publish) lets nobody without the key test a guess of a value. A ConfigMap's are not
-// keyed: whoever may read the workload may read the ConfigMap too.
-func digestsOf(obj *kube.Object, key []byte) digests {
-	sum := func(s string) uint64 { return sum64("\x00" + s) }
-	d := digests{}
-	if obj.Resource == kube.Secrets {
-		mac, uid := hmac.New(sha256.New, key), obj.Metadata.UID
-		sum = func(s string) uint64 {
-			mac.Reset()
-			mac.Write([]byte(uid + "\x00" + s))
-			return binary.BigEndian.Uint64(mac.Sum(nil)[:8])
-		}
-		d.keyed = true
+// keyed: whoever may read the workload may read the ConfigMap too. With legacy, a
+// Secret's digests are also made as records before keying hold them (salted with the
+// uid only), to compare such a record with the content once, before it is rewritten.
+func digestsOf(obj *kube.Object, key []byte, legacy bool) digests {
+	if obj.Resource != kube.Secrets {
+		return digestsWith(obj, func(s string) uint64 { return sum64("\x00" + s) })
 	}
-	d.full = sum(kube.ContentHash(obj))
+	uid := obj.Metadata.UID
+	mac := hmac.New(sha256.New, key)
+	d := digestsWith(obj, func(s string) uint64 {
+		mac.Reset()
+		mac.Write([]byte(uid + "\x00" + s))
+		return binary.BigEndian.Uint64(mac.Sum(nil)[:8])
+	})
+	d.keyID = keyID(key)
+	if legacy {
+		old := digestsWith(obj, func(s string) uint64 { return sum64(uid + "\x00" + s) })
+		d.legacy = &old
+	}
+	return d
+}
+
+// digestsWith digests obj's content whole and key by key with sum.
+func digestsWith(obj *kube.Object, sum func(string) uint64) digests {
+	d := digests{full: sum(kube.ContentHash(obj))}
 	if len(obj.Data)+len(obj.BinaryData) > maxKeyDigests {
 		d.coarse = true
 		return d
@@ -116,10 +137,11 @@ func (d *digests) key(k string) string {
 // whole is the digest of the whole object, as recorded.
 func (d *digests) whole() string { return d.format(d.full) }
 
-// format writes a digest as recorded: 16 hex digits, after keyedPrefix if keyed.
+// format writes a digest as recorded: 16 hex digits, after keyedPrefix and the key's id
+// if keyed.
 func (d *digests) format(v uint64) string {
-	if d.keyed {
-		return keyedPrefix + hex64(v)
+	if d.keyID != "" {
+		return keyedPrefix + d.keyID + ":" + hex64(v)
 	}
 	return hex64(v)
 }
@@ -192,9 +214,12 @@ func (v workloadView) String() string {
 }
 
 // changedKeys lists what differs between a recorded and a current view of one object,
-// as "*" or key names; nil if nothing does. Views of different keys are not compared:
-// the workload's spec changed how it uses the object, which rolled its pods already.
-func changedKeys(was, now objectView) []string {
+// as "*" or key names; nil if nothing does, or if the two cannot be compared. Views of
+// different keys are not compared: the workload's spec changed how it uses the object,
+// which rolled its pods already. A record made before digests were keyed is compared
+// with legacy (the current content digested as it was then), if there is one; one made
+// with another digest key cannot be compared: it is recorded anew, restarting nothing.
+func changedKeys(was, now, legacy objectView) []string {
 	if len(was) != len(now) {
 		return nil
 	}
@@ -205,22 +230,29 @@ func changedKeys(was, now objectView) []string {
 	}
 	var out []string
 	for k, d := range now {
-		if was[k] != d {
-			if !sameForm(was[k], d) {
-				return nil // recorded before digests were keyed: a new baseline, not a change
-			}
+		w := was[k]
+		switch {
+		case w == d:
+		case formOf(w) == formOf(d) || w == absent || d == absent:
 			out = append(out, k)
+		case formOf(w) == "" && legacy != nil: // recorded before keying: as it was digested then
+			if legacy[k] != w {
+				out = append(out, k)
+			}
+		default:
+			return nil // another key, or a record before keying and no legacy digest: a new baseline
 		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-// sameForm reports whether two recorded digests can be compared: both keyed, both not,
-// or one of them absent.
-func sameForm(a, b string) bool {
-	if a == absent || b == absent {
-		return true
+// formOf is how a recorded digest was made: "" unkeyed, or the keyed prefix and the
+// key's id.
+func formOf(digest string) string {
+	if !strings.HasPrefix(digest, keyedPrefix) {
+		return ""
 	}
-	return strings.HasPrefix(a, keyedPrefix) == strings.HasPrefix(b, keyedPrefix)
+	id, _, _ := strings.Cut(digest, ":")
+	return id
 }

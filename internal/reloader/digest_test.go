@@ -16,7 +16,7 @@ import (
 
 // cmDigests returns the digests of a ConfigMap with data.
 func cmDigests(data map[string]string) *digests {
-	d := digestsOf(&kube.Object{Resource: kube.ConfigMaps, Data: data}, nil)
+	d := digestsOf(&kube.Object{Resource: kube.ConfigMaps, Data: data}, nil, false)
 	return &d
 }
 
@@ -28,14 +28,20 @@ func TestDigestsAreOfValuesNotData(t *testing.T) {
 	assert.NotEqual(t, a.full, b.full)
 	assert.Equal(t, absent, a.key("zzz"))
 	assert.Len(t, a.key("a"), 16, "64 bits in hex")
-	bin := digestsOf(&kube.Object{Resource: kube.ConfigMaps, BinaryData: map[string]string{"a": "1"}}, nil)
+	bin := digestsOf(&kube.Object{Resource: kube.ConfigMaps, BinaryData: map[string]string{"a": "1"}}, nil, false)
 	assert.NotEqual(t, absent, bin.key("a"), "binaryData keys count")
 }
 
 // secretDigests digests a Secret with uid and data under key.
 func secretDigests(key, uid string, data map[string]string) *digests {
-	d := digestsOf(&kube.Object{Resource: kube.Secrets, Metadata: kube.ObjectMeta{UID: uid}, Data: data}, []byte(key))
+	d := digestsOf(&kube.Object{Resource: kube.Secrets, Metadata: kube.ObjectMeta{UID: uid}, Data: data}, []byte(key), false)
 	return &d
+}
+
+// unkeyed is a keyed digest without its prefix and key id.
+func unkeyed(digest string) string {
+	_, hex, _ := strings.Cut(digest, ":")
+	return hex
 }
 
 func TestASecretsDigestsCannotBeRecomputedWithoutTheInstallationsKey(t *testing.T) {
@@ -43,8 +49,8 @@ func TestASecretsDigestsCannotBeRecomputedWithoutTheInstallationsKey(t *testing.
 	d := secretDigests("key-1", "u1", pw)
 	// What anyone who may read workloads and Events knows: the uid, the key's name, and
 	// the digest formula of ConfigMaps, which are not keyed. None of it reproduces it.
-	assert.NotEqual(t, hex64(sum64("u1\x00password\x00aHVudGVyMg==")), strings.TrimPrefix(d.key("password"), keyedPrefix))
-	assert.NotEqual(t, cmDigests(pw).key("password"), strings.TrimPrefix(d.key("password"), keyedPrefix))
+	assert.NotEqual(t, hex64(sum64("u1\x00password\x00aHVudGVyMg==")), unkeyed(d.key("password")))
+	assert.NotEqual(t, cmDigests(pw).key("password"), unkeyed(d.key("password")))
 	assert.NotEqual(t, d.key("password"), secretDigests("key-2", "u1", pw).key("password"), "another installation's key, another digest")
 	assert.Equal(t, d.key("password"), secretDigests("key-1", "u1", pw).key("password"), "the same key: stable across restarts")
 	assert.NotEqual(t, d.key("password"), secretDigests("key-1", "u2", pw).key("password"), "a Secret made again is a change")
@@ -149,7 +155,7 @@ func TestDecideWorkloadRestartsOnlyForKeysItUses(t *testing.T) {
 		{name: "an unreadable record is no record", recorded: `{not json`, current: view(keyUse, v1), want: wBaseline, record: view(keyUse, v1)},
 	} {
 		t.Run(row.name, func(t *testing.T) {
-			got := decideWorkload(row.recorded, row.current, row.missing, row.previous, row.pending)
+			got := decideWorkload(row.recorded, row.current, nil, row.missing, row.previous, row.pending)
 			assert.Equal(t, row.want, got.kind)
 			assert.Equal(t, row.changed, got.changed)
 			assert.Equal(t, row.record, got.view)

@@ -39,14 +39,28 @@ type Seen struct {
 }
 
 // Summarize digests obj (with the mode's digest key, for a Secret) for the mode to keep.
-func (m *Mode) Summarize(obj *kube.Object) Seen { return Summarize(obj, m.cfg.Key) }
+func (m *Mode) Summarize(obj *kube.Object) Seen {
+	key := m.key.Load()
+	if key == nil {
+		return Summarize(obj, nil, false)
+	}
+	return Summarize(obj, *key, m.legacy.Load())
+}
 
-// Summarize digests obj, a Secret with key, into what the mode keeps of it.
-func Summarize(obj *kube.Object, key []byte) Seen {
+// Summarize digests obj, a Secret with key (and, with legacy, as records made before
+// keying hold them), into what the mode keeps of it. A Secret without a key is kept as
+// unknown: it is compared once the key is there.
+func Summarize(obj *kube.Object, key []byte, legacy bool) Seen {
 	a := obj.Metadata.Annotations
-	d := digestsOf(obj, key)
-	return Seen{res: obj.Resource, namespace: obj.Metadata.Namespace, name: obj.Metadata.Name,
-		info: sourceInfo{ignore: a[reloaderIgnore] == "true", match: a[reloaderMatch] == "true", d: &d}}
+	s := Seen{res: obj.Resource, namespace: obj.Metadata.Namespace, name: obj.Metadata.Name,
+		info: sourceInfo{ignore: a[reloaderIgnore] == "true", match: a[reloaderMatch] == "true"}}
+	if obj.Resource == kube.Secrets && key == nil {
+		s.info.unknown = true
+		return s
+	}
+	d := digestsOf(obj, key, legacy)
+	s.info.d = &d
+	return s
 }
 
 // key is plural/namespace/name.
@@ -77,4 +91,19 @@ func (r *Mode) snapshot(ns string) nsObjects {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return maps.Clone(r.index[ns])
+}
+
+// dropLegacyLocked forgets the legacy digests of every Secret: every record made before
+// keying has been rewritten. mu must be held.
+func (r *Mode) dropLegacyLocked() {
+	for _, objs := range r.index {
+		for key, info := range objs {
+			if info.d != nil && info.d.legacy != nil {
+				d := *info.d
+				d.legacy = nil
+				info.d = &d
+				objs[key] = info
+			}
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cuscon/internal/backoff"
@@ -45,8 +46,9 @@ type Mode struct {
 	events  *kube.EventRecorder
 	metrics *telemetry.Metrics
 	leading func() bool
-	// guard says what must be left alone: cuscon's own workload is never restarted.
-	guard func(context.Context) (restart.Guard, error)
+	// guard says what must be left alone in a namespace: cuscon's own workload is never
+	// restarted.
+	guard func(context.Context, string) (restart.Guard, error)
 	cfg   Config
 	retry backoff.Policy
 	wake  chan struct{}
@@ -63,6 +65,16 @@ type Mode struct {
 	pending map[string]string  // workload key → the view its restart under way will record
 	tries   map[string]int     // workload key → rounds that left pods owed
 	refused map[string]string  // workload → the refusal last reported
+	retries map[string]int     // namespace → checks retried in a row, to back off by
+	// legacySweeps are the namespaces still to be swept with the digest key before
+	// records made before keying can no longer be around (see legacy).
+	legacySweeps map[string]bool
+
+	// key is the digest key of Secrets; nil until it could be read (SetKey).
+	key atomic.Pointer[[]byte]
+	// legacy: Secrets are also digested as records made before keying hold them, until
+	// every namespace has been swept with the key and each such record rewritten.
+	legacy atomic.Bool
 }
 
 // nsWork is what a namespace's workloads must be checked against: everything (sweep),
@@ -75,14 +87,24 @@ type nsWork struct {
 // New returns the mode: it lists workloads and rolls them through c, sends the restarts
 // of delete and evict to sched, and asks guard what it must leave alone; it acts only
 // while leading says so.
-func New(c *kube.Client, cfg Config, sched *restart.Scheduler, guard func(context.Context) (restart.Guard, error), leading func() bool,
+func New(c *kube.Client, cfg Config, sched *restart.Scheduler, guard func(context.Context, string) (restart.Guard, error), leading func() bool,
 	events *kube.EventRecorder, m *telemetry.Metrics, log *slog.Logger) *Mode {
-	return &Mode{client: c, log: log, sched: sched, events: events, metrics: m, leading: leading, guard: guard, cfg: cfg,
+	r := &Mode{client: c, log: log, sched: sched, events: events, metrics: m, leading: leading, guard: guard, cfg: cfg,
 		retry: cmp.Or(cfg.Retry, backoff.Policy{Initial: time.Second, Max: time.Minute}), wake: make(chan struct{}, 1),
 		lists: newListCache(), checks: make(chan struct{}, 4),
 		index: map[string]nsObjects{}, listed: map[kube.Scope]bool{}, work: map[string]*nsWork{}, running: map[string]bool{},
-		pending: map[string]string{}, tries: map[string]int{}, refused: map[string]string{}}
+		pending: map[string]string{}, tries: map[string]int{}, refused: map[string]string{},
+		retries: map[string]int{}, legacySweeps: map[string]bool{}}
+	if cfg.Key != nil {
+		r.key.Store(&cfg.Key)
+	}
+	r.legacy.Store(true)
+	return r
 }
+
+// SetKey gives the mode the digest key of Secrets, read late (LoadKey failed at start):
+// the Secrets must then be listed again, for their digests to be made.
+func (r *Mode) SetKey(key []byte) { r.key.Store(&key) }
 
 // Reset forgets everything: a new leader starts from a fresh list.
 func (r *Mode) Reset() {
@@ -117,6 +139,9 @@ func (r *Mode) Synced(scope kube.Scope, items []Seen) {
 		for _, s := range r.cfg.Scopes {
 			if s == scope || len(r.listed) == len(r.cfg.Scopes) {
 				r.workLocked(s.Namespace).sweep = true
+				if r.legacy.Load() && r.key.Load() != nil {
+					r.legacySweeps[s.Namespace] = true
+				}
 			}
 		}
 	}
@@ -233,15 +258,31 @@ func (r *Mode) checkNamespace(ctx context.Context, ns string, w *nsWork) {
 	if !r.leading() {
 		return // a new leader lists everything again
 	}
-	if err := r.check(ctx, ns, w); err != nil && ctx.Err() == nil {
-		r.log.Warn("Could not list workloads, retrying", "namespace", ns, "err", err)
+	err := r.check(ctx, ns, w)
+	if err == nil {
+		r.mu.Lock()
+		delete(r.retries, ns)
+		if w.sweep {
+			delete(r.legacySweeps, ns)
+			if len(r.legacySweeps) == 0 && r.key.Load() != nil && r.allSyncedLocked() && r.legacy.Swap(false) {
+				r.dropLegacyLocked()
+			}
+		}
+		r.mu.Unlock()
+	}
+	if err != nil && ctx.Err() == nil {
+		r.log.Warn("Could not check workloads, retrying", "namespace", ns, "err", err)
 		r.requeue(ns, w)
 	}
 }
 
 // requeue puts work back to be tried again after a pause.
 func (r *Mode) requeue(ns string, w *nsWork) {
-	time.AfterFunc(r.retry.Initial, func() {
+	r.mu.Lock()
+	r.retries[ns]++
+	d := r.retry.Nth(r.retries[ns])
+	r.mu.Unlock()
+	time.AfterFunc(d, func() {
 		r.mu.Lock()
 		into := r.workLocked(ns)
 		into.sweep = into.sweep || w.sweep

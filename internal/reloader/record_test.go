@@ -7,6 +7,8 @@ package reloader
 import (
 	"testing"
 
+	"cuscon/internal/kube"
+
 	"github.com/stretchr/testify/assert"
 )
 
@@ -39,7 +41,7 @@ func TestOnlyTheKeysAWorkloadUsesDecideWhetherItChanged(t *testing.T) {
 		{"from the whole object to one key", objectView{"*": "1"}, objectView{"a": "1"}, nil},
 	} {
 		t.Run(row.name, func(t *testing.T) {
-			assert.Equal(t, row.want, changedKeys(row.was, row.now))
+			assert.Equal(t, row.want, changedKeys(row.was, row.now, nil))
 		})
 	}
 }
@@ -56,10 +58,53 @@ func TestDigestsAreSmallAndStable(t *testing.T) {
 		"names and values cannot run into each other")
 }
 
-func TestAReloaderRecordMadeBeforeSecretDigestsWereKeyedIsABaseline(t *testing.T) {
-	old := objectView{"password": "04ccd761c4ad7d3d"}
-	now := objectView{"password": keyedPrefix + "9f1e2d3c4b5a6978"}
-	assert.Nil(t, changedKeys(old, now), "a record of the old form is replaced, not taken for a change")
-	assert.Equal(t, []string{"password"}, changedKeys(objectView{"password": keyedPrefix + "0000000000000001"}, now))
-	assert.Equal(t, []string{"password"}, changedKeys(objectView{"password": absent}, now), "a key that appears is a change")
+func TestRecordsMadeBeforeKeyingOrWithAnotherKeyAreComparedOnlyWhereTheyCanBe(t *testing.T) {
+	const old = "04ccd761c4ad7d3d"                          // as records before keying hold a digest
+	now := objectView{"password": "k1a2b:9f1e2d3c4b5a6978"} // keyed with key 1a2b
+	for _, row := range []struct {
+		name   string
+		was    objectView
+		legacy objectView
+		want   []string
+	}{
+		{"before keying, the content as it was then: the same, rewritten keyed", objectView{"password": old}, objectView{"password": old}, nil},
+		{"before keying, the content changed since: a change", objectView{"password": old}, objectView{"password": "0000000000000001"}, []string{"password"}},
+		{"before keying, no legacy digest left: a new baseline", objectView{"password": old}, nil, nil},
+		{"keyed with another key: a new baseline", objectView{"password": "kffff:9f1e2d3c4b5a6978"}, nil, nil},
+		{"keyed with the same key, another value: a change", objectView{"password": "k1a2b:0000000000000001"}, nil, []string{"password"}},
+		{"a key that appears is a change", objectView{"password": absent}, nil, []string{"password"}},
+	} {
+		t.Run(row.name, func(t *testing.T) { assert.Equal(t, row.want, changedKeys(row.was, now, row.legacy)) })
+	}
 }
+
+func TestASecretChangedWhileCusconWasUpgradedStillRestartsItsWorkloads(t *testing.T) {
+	secret := func(pw string) *kube.Object {
+		return &kube.Object{Resource: kube.Secrets, Metadata: kube.ObjectMeta{UID: "u1"}, Data: map[string]string{"password": pw}}
+	}
+	// as cuscon recorded it before keying: unkeyed, salted with the uid
+	recorded := workloadView{"secret/db": {"password": hex64(sum64("u1\x00password\x00aHVudGVyMg=="))}}.String()
+	use := &use{keys: []string{"password"}}
+	verdict := func(pw string) workloadVerdict {
+		d := digestsOf(secret(pw), []byte("key"), true)
+		current, _ := viewOf(use, &d)
+		legacy, _ := viewOf(use, d.legacy)
+		return decideWorkload(recorded, workloadView{"secret/db": current}, workloadView{"secret/db": legacy}, nil, nil, "")
+	}
+	assert.Equal(t, wRecord, verdict("aHVudGVyMg==").kind, "unchanged: the record is rewritten keyed, nothing restarted")
+	rotated := verdict("c3Vuc2hpbmUx")
+	assert.Equal(t, wRestart, rotated.kind, "rotated during the upgrade: restarted")
+	assert.Equal(t, []string{"secret/db key password"}, rotated.changed)
+}
+
+func TestARecordMadeWithAnotherDigestKeyIsRecordedAnew(t *testing.T) {
+	secret := &kube.Object{Resource: kube.Secrets, Metadata: kube.ObjectMeta{UID: "u1"}, Data: map[string]string{"password": "x"}}
+	use := &use{keys: []string{"password"}}
+	lost, _ := viewOf(use, ptr(digestsOf(secret, []byte("the key that was lost"), false)))
+	fresh, _ := viewOf(use, ptr(digestsOf(secret, []byte("a new key"), false)))
+	v := decideWorkload(workloadView{"secret/db": lost}.String(), workloadView{"secret/db": fresh}, nil, nil, nil, "")
+	assert.Equal(t, wRecord, v.kind, "a lost key restarts nothing")
+	assert.Equal(t, []string{"secret/db"}, v.anew, "and says so")
+}
+
+func ptr[T any](v T) *T { return &v }

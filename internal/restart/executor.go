@@ -149,7 +149,7 @@ func (e *Executor) acting() bool {
 
 // restartGroup restarts the pods of jobs sharing a strategy, and reports each job's end.
 func (e *Executor) restartGroup(lt Lifetime, strategy string, jobs []*job) {
-	guard, err := e.pods.Guard(lt.Send)
+	guard, err := e.pods.Guard(lt.Send, jobs[0].req.Object.Namespace)
 	if err != nil { // cuscon's own pods cannot be told apart yet: nothing is restarted
 		for _, j := range jobs {
 			j.log.Warn("Could not restart pods yet", "err", err)

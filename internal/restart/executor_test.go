@@ -236,7 +236,7 @@ func (p testPods) Delete(ctx context.Context, pod *kube.Pod) error {
 
 func (p testPods) Evict(ctx context.Context, pod *kube.Pod) error { return p.Delete(ctx, pod) }
 
-func (p testPods) Guard(context.Context) (Guard, error) {
+func (p testPods) Guard(context.Context, string) (Guard, error) {
 	return Guard{Skip: func(*kube.Pod) string { return "" }}, nil
 }
 
@@ -261,4 +261,51 @@ func podNamed(name string, edit func(*kube.Pod)) *kube.Pod {
 		edit(p)
 	}
 	return p
+}
+
+// guarded is testPods whose Guard answers guard, or err.
+type guarded struct {
+	testPods
+	guard Guard
+	err   error
+}
+
+func (p guarded) Guard(context.Context, string) (Guard, error) { return p.guard, p.err }
+
+// runOne restarts the pods of app=web in default by strategy through pods, and returns
+// how the request ended.
+func runOne(t *testing.T, f *kubetest.API, pods Pods, strategy string) Result {
+	t.Helper()
+	log, _ := telemetry.NewLogger(io.Discard, "text", 0)
+	api, err := kube.NewClient(f.URL(), nil, telemetry.NewMetrics("test"))
+	require.NoError(t, err)
+	e := NewExecutor(api, pods, Options{Backoff: quick}, func() time.Time { return time.Time{} }, nil, telemetry.NewMetrics("test"), log)
+	ctx := context.Background()
+	var res Result
+	e.RestartBatch(Lifetime{Wait: ctx, Send: ctx}, []Request{{Key: "configmaps/default/web", Selector: "app=web", Strategy: strategy,
+		Object: kube.ObjectRef{Kind: "ConfigMap", Namespace: "default", Name: "web"}, Done: func(_ context.Context, r Result) { res = r }}})
+	return res
+}
+
+func TestWhileTheGuardCannotTellWhatIsCusconsNothingIsRestartedAndAllIsOwed(t *testing.T) {
+	f := kubetest.New(t, "default")
+	f.AddPods("web", 2, map[string]string{"app": "web"})
+	api, err := kube.NewClient(f.URL(), nil, telemetry.NewMetrics("test"))
+	require.NoError(t, err)
+	res := runOne(t, f, guarded{testPods: testPods{api}, err: errors.New("cuscon's own pod was not found")}, "delete")
+	assert.Equal(t, &Owed{All: true}, res.Owed)
+	assert.Empty(t, f.DeletedPods())
+	f.Snapshot(func() { assert.Empty(t, f.PodLists, "not even listed") })
+}
+
+func TestTheWorkloadThatRunsCusconIsNeverRolled(t *testing.T) {
+	f := kubetest.New(t, "default")
+	f.AddPods("web", 2, map[string]string{"app": "web"}) // of ReplicaSet rs, of Deployment web
+	api, err := kube.NewClient(f.URL(), nil, telemetry.NewMetrics("test"))
+	require.NoError(t, err)
+	self := Guard{Skip: func(*kube.Pod) string { return "" }, Self: kube.Workload{Kind: "Deployment", Namespace: "default", Name: "web"}}
+	res := runOne(t, f, guarded{testPods: testPods{api}, guard: self}, "rollout")
+	assert.Nil(t, res.Owed, "skipped, not owed")
+	f.Snapshot(func() { assert.Empty(t, f.Rollouts, "Deployment web runs cuscon: never rolled") })
+	assert.Empty(t, f.DeletedPods(), "nor its pods deleted instead")
 }

@@ -73,9 +73,9 @@ type Pods interface {
 	List(ctx context.Context, ns, selector string) ([]kube.Pod, error)
 	Delete(ctx context.Context, p *kube.Pod) error
 	Evict(ctx context.Context, p *kube.Pod) error
-	// Guard says what must be left alone. Until it can tell (it asks the API the first
-	// time), its error leaves the restart owed.
-	Guard(ctx context.Context) (Guard, error)
+	// Guard says what must be left alone in namespace ns. Until it can tell (it asks
+	// the API the first time), its error leaves the restarts of ns owed.
+	Guard(ctx context.Context, ns string) (Guard, error)
 }
 
 // Guard says which pods and workloads a restart must leave alone.

@@ -127,7 +127,7 @@ func (e *Executor) rollDirectly(lt Lifetime, req Request) {
 	w := req.Roll.Workload
 	log := e.requestLog(req).With("workload", w.String())
 	res := Result{}
-	guard, err := e.pods.Guard(lt.Send)
+	guard, err := e.pods.Guard(lt.Send, w.Namespace)
 	problem := ""
 	switch {
 	case err != nil:

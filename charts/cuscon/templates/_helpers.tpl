@@ -100,14 +100,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end -}}
 
-{{/* GOMEMLIMIT: about 85% of resources.limits.memory (Mi or Gi), so that the Go runtime
-collects harder before the kernel would kill the pod; empty when there is no such limit. */}}
+{{/* GOMEMLIMIT: about 85% of resources.limits.memory (bytes, or with Ki, Mi, Gi, k, M or G),
+so that the Go runtime collects harder before the kernel would kill the pod; empty when
+there is no such limit. */}}
 {{- define "cuscon.goMemLimit" -}}
 {{- $m := toString (((.Values.resources).limits).memory) -}}
-{{- if regexMatch "^[0-9]+Mi$" $m -}}
-{{- div (mul (trimSuffix "Mi" $m | int) 85) 100 }}MiB
-{{- else if regexMatch "^[0-9]+Gi$" $m -}}
-{{- div (mul (trimSuffix "Gi" $m | int) 1024 85) 100 }}MiB
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 -}}
+{{- if regexMatch "^[0-9]+(k|M|G|Ki|Mi|Gi)?$" $m -}}
+{{- $unit := regexFind "[kMGi]+$" $m -}}
+{{- $bytes := mul (trimSuffix $unit $m | int64) (get $units $unit) -}}
+{{- div (mul $bytes 85) 100 }}
 {{- end -}}
 {{- end -}}
 
