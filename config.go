@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"cuscon/internal/alert"
 	"cuscon/internal/backoff"
 	"cuscon/internal/envflag"
 	"cuscon/internal/kube"
+	"cuscon/internal/reloader"
 	"cuscon/internal/restart"
 	"cuscon/internal/telemetry"
 )
@@ -29,6 +32,13 @@ type config struct {
 	Annotation    string
 	// ReloaderAnnotations honours stakater/Reloader's annotations on workloads too.
 	ReloaderAnnotations bool
+	// Reloader are stakater/Reloader's flags, which the Reloader mode honours.
+	Reloader reloader.Options
+	// AsReloader: cuscon was started as Reloader's chart starts Reloader (the chart's
+	// RELOADER_NAMESPACE in the environment): Reloader's defaults apply (asReloader).
+	AsReloader bool
+	// Alerts are Reloader's alerts (ALERT_*) and --webhook-url.
+	Alerts alert.Config
 
 	// Strategy and safety: how pods are restarted, and what bounds it.
 	Strategy string
@@ -91,14 +101,26 @@ const controllerUsage = `Usage:
 The controller restarts the pods that a ConfigMap's annotation magalix.com/podDeleteMatch
 selects (e.g. "app=frontend") when, and only when, that ConfigMap's content changes, so
 that apps which read their configuration once at start pick up the new one. It talks to
-the API through the kubectl proxy sidecar on 127.0.0.1:8001.`
+the API through the kubectl proxy sidecar on 127.0.0.1:8001. With --reloader-annotations
+(or started as stakater/Reloader's chart starts Reloader), it also restarts the workloads
+that opted in with Reloader's annotations, as Reloader would (docs/reloader.md).`
 
 // parseConfig reads the controller's flags from args; each flag's default comes from
 // its environment twin (read with getenv) when that is set. Help goes to out.
 func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
 	var c config
+	var showVersion bool
+	s := controllerFlags(&c, &showVersion, getenv, out)
+	if err := s.Parse(args); err != nil {
+		return c, err
+	}
+	return c.complete(s, showVersion, getenv)
+}
+
+// controllerFlags defines the controller's flags into c, grouped as --help lists them.
+func controllerFlags(c *config, showVersion *bool, getenv func(string) string, out io.Writer) *envflag.Set {
 	s := envflag.New("cuscon", controllerUsage, out, getenv)
-	defineDecisionFlags(s, &c)
+	defineDecisionFlags(s, c)
 	s.Group("Strategy and safety")
 	s.Int(&c.MaxUnavailable, "max-unavailable", "CUSCON_MAX_UNAVAILABLE", 0, "delete/evict this many pods at a time, waiting for replacements to be Ready in between (0: all at once)")
 	s.Duration(&c.ReadyTimeout, "ready-timeout", "CUSCON_READY_TIMEOUT", 5*time.Minute, "with --max-unavailable, how long to wait for replacements before stopping")
@@ -118,16 +140,29 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	s.Duration(&c.RenewDeadline, "renew-deadline", "CUSCON_RENEW_DEADLINE", 10*time.Second, "how long the leader keeps failing to renew before it stops acting")
 	s.Duration(&c.RetryPeriod, "retry-period", "CUSCON_RETRY_PERIOD", 2*time.Second, "how often the Lease is tried and renewed")
 	s.String(&c.DigestKeySecret, "digest-key-secret", "CUSCON_DIGEST_KEY_SECRET", "cuscon-digest-key", "with --reloader-annotations and --secrets: the Secret, in cuscon's own namespace, holding the key its Secret digests are made with (created if missing)")
+	s.Group("Reloader's flags, with its names and defaults (the Reloader mode)")
+	c.Reloader.DefineRunFlags(s)
 	s.Group("API access")
 	c.Connection.DefineFlags(s)
 	s.Group("Observability")
 	c.Telemetry.DefineFlags(s)
 	s.Bool(&c.Events, "events", "CUSCON_EVENTS", true, "report restarts and refusals as Kubernetes Events")
-	var showVersion bool
-	s.Bool(&showVersion, "version", "", false, "print the version and exit")
-	if err := s.Parse(args); err != nil {
-		return c, err
+	s.Bool(showVersion, "version", "", false, "print the version and exit")
+	return s
+}
+
+// complete applies what the flags imply (Reloader's defaults when started as its chart
+// starts it) and refuses what cannot work.
+func (c config) complete(s *envflag.Set, showVersion bool, getenv func(string) string) (config, error) {
+	c.AsReloader = getenv("RELOADER_NAMESPACE") != "" || getenv("RELOADER_DEPLOYMENT_NAME") != ""
+	if c.AsReloader {
+		c.asReloader(s, getenv)
 	}
+	if c.Reloader.EnableHA {
+		c.LeaderElect = true
+	}
+	c.Alerts = alert.FromEnv(getenv)
+	c.Alerts.WebhookURL = c.Reloader.WebhookURL
 	switch {
 	case showVersion:
 		return c, errVersion
@@ -147,6 +182,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if err := c.checkDecisions(); err != nil {
 		return c, err
 	}
+	if err := c.Alerts.Validate(); c.ReloaderAnnotations && err != nil {
+		return c, err
+	}
 	if c.LeaseNamespace == "" {
 		c.LeaseNamespace = c.Namespace
 	}
@@ -160,9 +198,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 // `cuscon plan` honours them too, so that it shows what the controller so told would do.
 func defineDecisionFlags(s *envflag.Set, c *config) {
 	s.Group("Scope")
-	s.String(&c.Namespace, "namespace", "res_namespace", "default", "the namespace whose ConfigMaps and pods are handled")
-	s.String(&c.Namespaces, "namespaces", "CUSCON_NAMESPACES", "", "comma-separated namespaces to handle instead of --namespace")
-	s.Bool(&c.AllNamespaces, "all-namespaces", "CUSCON_ALL_NAMESPACES", false, "handle every namespace")
+	s.String(&c.Namespace, "namespace", "res_namespace", "default", "the namespace in scope: its ConfigMaps (and Secrets), its pods and workloads")
+	s.String(&c.Namespaces, "namespaces", "CUSCON_NAMESPACES", "", "comma-separated namespaces in scope instead of --namespace")
+	s.Bool(&c.AllNamespaces, "all-namespaces", "CUSCON_ALL_NAMESPACES", false, "every namespace in scope")
 	s.String(&c.WatchSelector, "watch-selector", "CUSCON_WATCH_SELECTOR", "", "label selector the ConfigMaps and Secrets must match (filtered by the API server)")
 	s.Bool(&c.Secrets, "secrets", "CUSCON_SECRETS", false, "Secrets carrying the annotation count too")
 	s.String(&c.Annotation, "annotation", "CUSCON_ANNOTATION", "magalix.com/podDeleteMatch", "the annotation holding the pod label selector")
@@ -171,6 +209,41 @@ func defineDecisionFlags(s *envflag.Set, c *config) {
 	s.String(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update)")
 	s.String(&c.OverrideStrategies, "override-strategies", "CUSCON_OVERRIDE_STRATEGIES", "delete,evict", "the strategies the annotation "+restart.StrategyAnnotation+" on an object may choose instead of --strategy (comma-separated; empty: none); rollout restarts whole workloads, beyond the selected pods")
 	s.Bool(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "matching pods that no controller owns (nothing would recreate them) count too")
+	s.Group("Reloader's flags, with its names and defaults (the Reloader mode)")
+	c.Reloader.DefineFlags(s)
+}
+
+// asReloader applies Reloader's defaults where no flag (or twin) said otherwise: the
+// Reloader mode on, Secrets watched (unless --resources-to-ignore=secrets), every
+// namespace (or --namespaces, or KUBERNETES_NAMESPACE), metrics and probes on :9090
+// (Reloader's /metrics and /live), the API server found in the pod, and
+// --enable-ha's Lease named as Reloader names it, in cuscon's own namespace.
+func (c *config) asReloader(s *envflag.Set, getenv func(string) string) {
+	if !s.IsSet("reloader-annotations") {
+		c.ReloaderAnnotations = true
+	}
+	if !s.IsSet("secrets") {
+		c.Secrets = true
+	}
+	if !s.IsSet("namespace") && !s.IsSet("namespaces") && !s.IsSet("all-namespaces") {
+		if ns := getenv("KUBERNETES_NAMESPACE"); ns != "" {
+			c.Namespace = ns
+		} else {
+			c.AllNamespaces = true
+		}
+	}
+	if !s.IsSet("listen-address") {
+		c.Telemetry.ListenAddress = ":9090"
+	}
+	if !s.IsSet("api-url") && !s.IsSet("in-cluster") && getenv("KUBERNETES_SERVICE_HOST") != "" {
+		c.Connection.InCluster = true
+	}
+	if !s.IsSet("lease-name") {
+		c.LeaseName = "stakater-reloader-lock"
+	}
+	if !s.IsSet("lease-namespace") {
+		c.LeaseNamespace = cmp.Or(c.PodNamespace, kube.ServiceAccountNamespace(c.Connection.ServiceAccountDir), getenv("RELOADER_NAMESPACE"))
+	}
 }
 
 // checkDecisions refuses what decides behaviour and cannot work: an unknown strategy,
@@ -186,8 +259,16 @@ func (c config) checkDecisions() error {
 		return fmt.Errorf("--strategy %q: want delete, evict or rollout", c.Strategy)
 	case c.Annotation == "" || c.Namespace == "":
 		return errors.New("--annotation and --namespace must not be empty")
+	case len(c.scopes()) == 0:
+		return errors.New("--resources-to-ignore=configmaps without --secrets: nothing would be watched")
 	}
-	return nil
+	return c.Reloader.Validate()
+}
+
+// watchSelector is the label selector of every watch: --watch-selector and
+// --resource-label-selector, both.
+func (c config) watchSelector() string {
+	return strings.Trim(c.WatchSelector+","+reloader.Selector(c.Reloader.ResourceLabelSelector), ",")
 }
 
 // ownNamespace is where cuscon keeps what is its own (the digest key): its pod's

@@ -5,6 +5,9 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,10 +59,14 @@ func TestEveryFlagHasAnEnvironmentTwinThatSetsItsDefault(t *testing.T) {
 		"CUSCON_LEASE_NAME": "l", "CUSCON_LEASE_NAMESPACE": "ops", "POD_NAME": "cuscon-0", "POD_NAMESPACE": "ops",
 		"CUSCON_OVERRIDE_STRATEGIES": "evict", "CUSCON_DIGEST_KEY_SECRET": "k",
 		"CUSCON_API_URL": "http://127.0.0.1:9001", "CUSCON_LISTEN_ADDRESS": ":9090", "CUSCON_LOG_FORMAT": "json", "CUSCON_LOG_LEVEL": "debug",
+		"CUSCON_RELOAD_STRATEGY": "annotations",
 	}
 	c, err := parseConfig(nil, env(twins), &bytes.Buffer{})
 	require.NoError(t, err)
+	rl := mustParse(t, nil).Reloader // Reloader's flags have no twins, but for the strategy
+	rl.Strategy = "annotations"
 	assert.Equal(t, config{
+		Reloader:   rl,
 		Connection: kube.Connection{APIURL: "http://127.0.0.1:9001", ServiceAccountDir: "/var/run/secrets/kubernetes.io/serviceaccount"},
 		Telemetry:  telemetry.Options{ListenAddress: ":9090", LogFormat: "json", LogLevel: "debug"},
 		Namespace:  "shop", Namespaces: "a,b", AllNamespaces: true, WatchSelector: "cuscon.dev/managed=true", Secrets: true,
@@ -100,13 +107,16 @@ func TestWhatIsWatchedFollowsTheScopeFlags(t *testing.T) {
 }
 
 func TestTheControllerAndPlanRefuseTheSameDecisions(t *testing.T) {
-	ok := config{Strategy: "delete", Annotation: "a", Namespace: "n"}
+	ok := config{Strategy: "delete", Annotation: "a", Namespace: "n", Reloader: mustParse(t, nil).Reloader}
 	assert.NoError(t, ok.checkDecisions())
 	for name, edit := range map[string]func(*config){
-		"unknown strategy":     func(c *config) { c.Strategy = "reboot" },
-		"empty annotation":     func(c *config) { c.Annotation = "" },
-		"empty namespace":      func(c *config) { c.Namespace = "" },
-		"strategy in capitals": func(c *config) { c.Strategy = "Delete" },
+		"unknown strategy":         func(c *config) { c.Strategy = "reboot" },
+		"empty annotation":         func(c *config) { c.Annotation = "" },
+		"empty namespace":          func(c *config) { c.Namespace = "" },
+		"strategy in capitals":     func(c *config) { c.Strategy = "Delete" },
+		"unknown reload strategy":  func(c *config) { c.Reloader.Strategy = "restart" },
+		"both resources ignored":   func(c *config) { c.Reloader.ResourcesToIgnore = []string{"configmaps", "secrets"} },
+		"ConfigMaps ignored alone": func(c *config) { c.Reloader.ResourcesToIgnore = []string{"configmaps"} },
 	} {
 		c := ok
 		edit(&c)
@@ -118,5 +128,120 @@ func TestTheControllerAndPlanRefuseTheSameDecisions(t *testing.T) {
 
 // planArgs are the plan flags that set c's decisions.
 func planArgs(c config) []string {
-	return []string{"--strategy=" + c.Strategy, "--annotation=" + c.Annotation, "-n=" + c.Namespace}
+	args := []string{"--strategy=" + c.Strategy, "--annotation=" + c.Annotation, "-n=" + c.Namespace, "--reload-strategy=" + c.Reloader.Strategy}
+	for _, r := range c.Reloader.ResourcesToIgnore {
+		args = append(args, "--resources-to-ignore="+r)
+	}
+	return args
+}
+
+func TestStartedAsReloadersChartStartsItReloadersDefaultsApply(t *testing.T) {
+	chart := map[string]string{"RELOADER_NAMESPACE": "reloader", "RELOADER_DEPLOYMENT_NAME": "reloader-reloader"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range chart {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	parse := func(args []string, e map[string]string) config {
+		c, err := parseConfig(args, env(e), &bytes.Buffer{})
+		require.NoError(t, err)
+		return c
+	}
+	c := parse([]string{"--log-level=info", "--reload-strategy=annotations"}, chart)
+	assert.True(t, c.AsReloader && c.ReloaderAnnotations && c.Secrets && c.AllNamespaces)
+	assert.Equal(t, ":9090", c.Telemetry.ListenAddress, "Reloader's port, for its chart's probes")
+	assert.Equal(t, "stakater-reloader-lock", c.LeaseName)
+	assert.Equal(t, "reloader", c.LeaseNamespace)
+	assert.False(t, c.LeaderElect)
+	assert.Equal(t, "annotations", c.Reloader.Strategy)
+
+	c = parse(nil, with(map[string]string{"KUBERNETES_NAMESPACE": "shop"}))
+	assert.False(t, c.AllNamespaces)
+	assert.Equal(t, "shop", c.Namespace, "watchGlobally=false: the release's namespace")
+	c = parse([]string{"--namespaces=shop,ops"}, with(map[string]string{"KUBERNETES_NAMESPACE": "x"}))
+	assert.False(t, c.AllNamespaces)
+	assert.Equal(t, "shop,ops", c.Namespaces, "--namespaces wins, as in Reloader")
+
+	c = parse([]string{"--resources-to-ignore=secrets", "--enable-ha=true"}, with(map[string]string{"POD_NAMESPACE": "reloader", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+		"CUSCON_LISTEN_ADDRESS": "127.0.0.1:1"}))
+	assert.Equal(t, []string{"configmaps in all namespaces"}, scopeNames(c), "Secrets not watched")
+	assert.True(t, c.LeaderElect)
+	assert.True(t, c.Connection.InCluster, "no proxy sidecar in Reloader's chart: the API server from the pod's environment")
+	assert.Equal(t, "127.0.0.1:1", c.Telemetry.ListenAddress, "what cuscon is told beats Reloader's defaults")
+
+	c = parse(nil, nil)
+	assert.False(t, c.AsReloader || c.ReloaderAnnotations || c.AllNamespaces, "without Reloader's chart, nothing changes")
+	assert.Equal(t, ":8080", c.Telemetry.ListenAddress)
+	assert.Equal(t, []string{`configmaps in "default"`}, scopeNames(c))
+}
+
+// scopeNames lists what c watches.
+func scopeNames(c config) []string {
+	var out []string
+	for _, s := range c.scopes() {
+		out = append(out, s.String())
+	}
+	return out
+}
+
+// docFlags reads a Markdown table of flags: every `--flag` in the first cell of each row
+// between the heading that starts with heading and the next heading, with the `ENV` names
+// of the second cell when withEnv.
+func docFlags(t *testing.T, file, heading string, withEnv bool) (flags map[string]bool, envs map[string]bool) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	flags, envs = map[string]bool{}, map[string]bool{}
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "#"):
+			in = strings.HasPrefix(line, heading)
+		case in && strings.HasPrefix(line, "| `--"):
+			cells := strings.Split(line, "|")
+			for _, m := range regexp.MustCompile("`--([A-Za-z-]+)`").FindAllStringSubmatch(cells[1], -1) {
+				flags[m[1]] = true
+			}
+			if withEnv {
+				for _, m := range regexp.MustCompile("`([A-Za-z_]+)`").FindAllStringSubmatch(cells[2], -1) {
+					envs[m[1]] = true
+				}
+			}
+		}
+	}
+	require.NotEmpty(t, flags, "no table under %q in %s", heading, file)
+	return flags, envs
+}
+
+func TestTheREADMEAndTheHelpListTheSameFlags(t *testing.T) {
+	var c config
+	var v bool
+	s := controllerFlags(&c, &v, env(nil), &bytes.Buffer{})
+	readme, readmeEnvs := docFlags(t, "docs/configuration.md", "# Configuration", true)
+	reloaderDoc, _ := docFlags(t, "docs/reloader.md", "### Flags", false)
+	seen := map[string]bool{}
+	for _, f := range s.Flags() {
+		seen[f.Name] = true
+		if strings.HasPrefix(f.Group, "Reloader's flags") {
+			assert.True(t, reloaderDoc[f.Name], "--%s is in --help; docs/reloader.md's flag table should list it", f.Name)
+			continue
+		}
+		assert.True(t, readme[f.Name], "--%s is in --help; docs/configuration.md should list it", f.Name)
+		if f.Env != "" {
+			assert.True(t, readmeEnvs[f.Env], "--%s's twin %s should be in docs/configuration.md", f.Name, f.Env)
+		}
+	}
+	for name := range readme {
+		assert.True(t, seen[name], "docs/configuration.md lists --%s, which --help does not know", name)
+	}
+	for name := range reloaderDoc {
+		if name != "namespaces" && name != "log-format" && name != "log-level" { // cuscon's own, listed for Reloader's users
+			assert.True(t, seen[name], "docs/reloader.md lists --%s, which --help does not know", name)
+		}
+	}
 }

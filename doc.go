@@ -4,14 +4,19 @@
 // the pods by a label selector; cuscon reaches the Kubernetes API through a kubectl proxy
 // sidecar on 127.0.0.1:8001.
 //
-// This package is that story, the article's, and the wiring; read it top to bottom. One
-// change travels through it in this order:
+// This package is that story, the article's, and the wiring. One change arrives from
+// internal/kube's watch and goes through these files in this order, the first three
+// before the restart, the last after it; internal/restart carries the restart out in
+// between and comes back here for the pods (pods.go) and to say how it ended:
 //
-//	watch.go       what is watched: each ConfigMap observed as it arrives (annotations, a hash of its content)
-//	controller.go  what is remembered of each object; the verdict carried out, the restart sent on, its end recorded
-//	decide.go      the decision, pure: what is remembered × what is seen → a verdict
+//	watch.go       what is watched: each ConfigMap observed as it arrives (its annotations, kube.ContentHash)
+//	controller.go  what is remembered of each object; the verdict carried out, the restart sent on, its end taken back
+//	decide.go      the decision, pure: what is remembered × what is seen → a verdict; and what an end settles
 //	pods.go        which pods a restart may touch, and their DELETE, guarded by the pod's uid
-//	main.go        the parts put together; config.go, what they are told
+//	record.go      what was applied and what is still owed, written on the object itself
+//
+// main.go puts the parts together (config.go, what they are told): open it to see what
+// stands behind each function value the parts are given.
 //
 // The machinery is in internal packages, each one concern, imported downwards:
 //
@@ -24,8 +29,8 @@
 //	internal/backoff    jittered backoff, and a sleep that ends with its context
 //
 // The other modes are packages of their own, which main starts and fans watch events
-// out to; none imports another: internal/reloader (stakater/Reloader's annotations on
-// workloads), internal/syncer (`cuscon sync`, the in-pod mode that unpacks one
+// out to; none imports another: internal/reloader (stakater/Reloader's annotations,
+// flags and markers on workloads; internal/alert sends its alerts), internal/syncer (`cuscon sync`, the in-pod mode that unpacks one
 // ConfigMap into files and reloads the app), and plan.go here (`cuscon plan`, which says
 // what a change of each object would restart, changing nothing).
 package main

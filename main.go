@@ -5,7 +5,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -18,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"cuscon/internal/backoff"
+	"cuscon/internal/alert"
 	"cuscon/internal/kube"
 	"cuscon/internal/lease"
 	"cuscon/internal/reloader"
@@ -105,6 +104,14 @@ func runController(ctx context.Context, cfg config, logOut io.Writer) error {
 	}
 	log.Info("Starting the service", "version", version, "namespace", cfg.Namespace, "api", a.client.Base(),
 		"annotation", cfg.Annotation, "state", cfg.State, "strategy", cfg.Strategy, "dryRun", cfg.DryRun, "reloaderAnnotations", cfg.ReloaderAnnotations)
+	if cfg.ReloaderAnnotations {
+		reloaderNotes(cfg, log)
+	}
+	if cfg.Reloader.EnablePprof {
+		if err := servePprof(ctx, cfg.Reloader.PprofAddr, log); err != nil {
+			return err
+		}
+	}
 	if cfg.Telemetry.ListenAddress != "" {
 		if _, err := telemetry.Serve(ctx, cfg.Telemetry.ListenAddress, telemetry.DefaultLimits, a.health.Healthy, a.health.Ready, a.metrics, log); err != nil {
 			return err
@@ -123,10 +130,13 @@ type app struct {
 	watchers []*kube.Watcher[seen]
 	ctl      *controller
 	mode     *reloader.Mode // nil without --reloader-annotations
-	sched    *restart.Scheduler
-	exec     *restart.Executor
-	events   *kube.EventRecorder // nil without --events
-	elector  *lease.Elector      // nil without --leader-elect
+	// namespaces watches the namespaces --namespace-selector selects (nil without).
+	namespaces *kube.Watcher[string]
+	alerts     *alert.Sender // nil without Reloader's alerts or --webhook-url
+	sched      *restart.Scheduler
+	exec       *restart.Executor
+	events     *kube.EventRecorder // nil without --events
+	elector    *lease.Elector      // nil without --leader-elect
 	// readKey reads the Reloader mode's digest key of Secrets once, before the watchers
 	// start; retryKey tries again until it can (both nil without the mode and Secrets).
 	readKey  func(context.Context) bool
@@ -162,55 +172,15 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		Backoff: cfg.tuning.backoff, PollInterval: cfg.tuning.pollInterval}, actingUntil, a.events, m, log)
 	a.ctl = newController(client, cfg.policy(), cfg.DryRun, a.sched, leading, a.events, m, log, cfg.tuning.backoff)
 	if cfg.ReloaderAnnotations {
-		a.mode = reloader.New(client, reloader.Config{Scopes: cfg.scopes(), Overrides: cfg.overrides(), DryRun: cfg.DryRun,
-			Retry: cfg.tuning.backoff},
-			a.sched, pods.Guard, leading, a.events, m, log)
-		if cfg.Secrets {
-			a.readKey = func(ctx context.Context) bool { return a.readDigestKey(ctx, cfg, log) }
-			a.retryKey = func(ctx context.Context) { a.retryDigestKey(ctx, cfg, log) }
-		}
+		a.buildReloaderMode(cfg, pods, leading, log)
 	}
 	h := watched{annotation: cfg.Annotation, ctl: a.ctl, mode: a.mode}
 	for _, scope := range cfg.scopes() {
 		opts := cfg.tuning.watch
-		opts.LabelSelector = cfg.WatchSelector
+		opts.LabelSelector = cfg.watchSelector()
 		a.watchers = append(a.watchers, kube.NewWatcher(client, scope, opts, h.summarize, kube.Handler[seen](h), log, m, a.health))
 	}
 	return a, nil
-}
-
-// readDigestKey reads (or makes) the Reloader mode's digest key of Secrets and gives it
-// to the mode; it reports whether it could.
-func (a *app) readDigestKey(ctx context.Context, cfg config, log *slog.Logger) bool {
-	key, err := reloader.LoadKey(ctx, a.client, cfg.ownNamespace(), cfg.DigestKeySecret, cfg.DryRun)
-	if err == nil {
-		a.mode.SetKey(key)
-		return true
-	}
-	level := slog.LevelWarn
-	if errors.Is(err, reloader.ErrKey) || !kube.IsTransient(err) {
-		level = slog.LevelError
-	}
-	log.Log(ctx, level, "Could not read the digest key; Secrets are not compared for workloads until it can be read, retrying", "err", err)
-	return false
-}
-
-// retryDigestKey tries to read the digest key until it can, then has the Secrets listed
-// again for their digests to be made. Until then the mode keeps the records of Secrets
-// as they are and compares none: nothing is restarted for a Secret, and nothing is lost;
-// ConfigMaps, and the annotation's Secrets, go on as ever.
-func (a *app) retryDigestKey(ctx context.Context, cfg config, log *slog.Logger) {
-	bo := cmp.Or(cfg.tuning.backoff, backoff.Policy{Initial: time.Second, Max: time.Minute}).Start()
-	for bo.Wait(ctx) {
-		if a.readDigestKey(ctx, cfg, log) {
-			for _, w := range a.watchers {
-				if w.Scope().Resource == kube.Secrets {
-					w.Resync()
-				}
-			}
-			return
-		}
-	}
 }
 
 // resync starts a new leader's term: what the controller knew as a follower is
@@ -223,6 +193,9 @@ func (a *app) resync() {
 	}
 	for _, w := range a.watchers {
 		w.Resync()
+	}
+	if a.namespaces != nil {
+		a.namespaces.Resync()
 	}
 }
 
@@ -257,8 +230,14 @@ func (a *app) runParts(ctx context.Context) {
 	for _, w := range a.watchers {
 		start(w.Watch)
 	}
+	if a.namespaces != nil {
+		start(a.namespaces.Watch)
+	}
 	if a.mode != nil {
 		start(a.mode.CheckWorkloads)
+	}
+	if a.alerts != nil {
+		start(a.alerts.Run)
 	}
 	wg.Wait()
 	if a.elector != nil {

@@ -123,17 +123,17 @@ func makePlan(ctx context.Context, cfg planConfig) ([]planRow, error) {
 		return nil, err
 	}
 	// Secrets are digested with a key of the plan's own: it shows no digest.
-	modeCfg := reloader.Config{Scopes: cfg.scopes(), Key: []byte("cuscon plan"), Overrides: cfg.overrides()}
+	modeCfg := reloader.Config{Scopes: cfg.scopes(), Key: []byte("cuscon plan"), Overrides: cfg.overrides(), Options: cfg.Reloader}
 	var rows []planRow
 	var objects []reloader.Seen
 	for _, scope := range cfg.scopes() {
 		q := url.Values{}
-		if cfg.WatchSelector != "" {
-			q.Set("labelSelector", cfg.WatchSelector)
+		if sel := cfg.watchSelector(); sel != "" {
+			q.Set("labelSelector", sel)
 		}
 		_, err := kube.ListPages(ctx, client, kube.CollectionPath(scope.Resource, scope.Namespace), q, nil, func(obj *kube.Object) {
 			obj.Resource = scope.Resource
-			objects = append(objects, reloader.Summarize(obj, modeCfg.Key, false))
+			objects = append(objects, reloader.Summarize(obj, cfg.Reloader.Keys, modeCfg.Key, false))
 			if _, ok := obj.Metadata.Annotations[cfg.Annotation]; ok {
 				rows = append(rows, articleRow(obj, cfg.Annotation, cfg.policy()))
 			}

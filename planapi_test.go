@@ -71,7 +71,7 @@ func TestPlanListsWhatEachModeWouldRestartAndWritesNothing(t *testing.T) {
 
 	rows := planOf(t, f, "--reloader-annotations")
 	assert.Equal(t, []string{
-		"configmap/app-config rollout Deployment/app",
+		"configmap/app-config env-vars Deployment/app",
 		"configmap/app-config delete pod/worker-0, pod/worker-1",
 		"configmap/app-config  " + queueRefusal,
 		"configmap/broad  " + broadRefusal,
@@ -81,14 +81,14 @@ func TestPlanListsWhatEachModeWouldRestartAndWritesNothing(t *testing.T) {
 	assert.Equal(t, `Deployment/worker: reloader.stakater.com/auto; envFrom in "w"`, rows[1].Why, "read from the template")
 
 	assert.Equal(t, []string{
-		"configmap/app-config rollout Deployment/app",
+		"configmap/app-config env-vars Deployment/app",
 		"configmap/app-config delete pod/worker-0, pod/worker-1",
 		"configmap/app-config  " + queueRefusal,
 		"configmap/broad  " + broadRefusal,
 		"configmap/frontend-config rollout Deployment/web " + bareSkipped,
-		"secret/db rollout Deployment/app",
+		"secret/db env-vars Deployment/app",
 	}, brief(planOf(t, f, "--reloader-annotations", "--secrets", "--strategy=rollout")),
-		"--strategy=rollout rolls frontend's Deployment (through ReplicaSet rs); a workload's own default stays rollout")
+		"--strategy=rollout rolls frontend's Deployment (through ReplicaSet rs); a workload's own default stays --reload-strategy (env-vars)")
 
 	f.Snapshot(func() {
 		assert.Empty(t, f.Writes, "the plan sends GETs only")

@@ -73,7 +73,7 @@ func TestEachReloaderAnnotationOptsInOrOutAsReloaderDoes(t *testing.T) {
 // the sentinel's baseline (app may be opted out, so it may have none).
 func startReloaderQuiet(t *testing.T, f *kubetest.API) {
 	t.Helper()
-	log, _ := startCuscon(t, f, func(c *config) { c.ReloaderAnnotations = true })
+	log, _ := startCuscon(t, f, func(c *config) { c.ReloaderAnnotations, c.Reloader.Strategy = true, reloader.StrategyRollout })
 	log.WaitFor(t, "Checked workloads namespace=default sweep=true", 1)
 	f.WaitUntil("the sentinel's baseline recorded", func() bool {
 		return f.Workloads["deployments/default/rsentinel"].Metadata.Annotations[reloader.AppliedConfigsAnnotation] != ""

@@ -45,6 +45,7 @@ func startReloader(t *testing.T, f *kubetest.API, edit func(*config)) (*kubetest
 	t.Helper()
 	log, stop := startCuscon(t, f, func(c *config) {
 		c.ReloaderAnnotations = true
+		c.Reloader.Strategy = reloader.StrategyRollout // the fake API rolls by kubectl's stamp
 		if edit != nil {
 			edit(c)
 		}
@@ -178,7 +179,9 @@ func TestReloaderDeleteStrategyRestartsThePodsAndLeavesTheSpecAlone(t *testing.T
 func TestReloaderDryRunSendsTheRolloutAsDryRunOnly(t *testing.T) {
 	f := reloaderFake(t, autoOn)
 	f.PutWorkload("Deployment", "rsentinel", nil, nil, `{}`) // no sentinel: nothing would roll it
-	startCuscon(t, f, func(c *config) { c.ReloaderAnnotations, c.DryRun = true, true })
+	startCuscon(t, f, func(c *config) {
+		c.ReloaderAnnotations, c.DryRun, c.Reloader.Strategy = true, true, reloader.StrategyRollout
+	})
 	f.WaitUntil("the baseline sent as a dry run", func() bool { return kubetest.Contains(f.DryRuns, "PATCH deployments/app") })
 	f.PutConfigMap("app-config", nil, map[string]string{"log.level": "debug", "other": "1"})
 	f.WaitUntil("the rollout sent as a dry run", func() bool { return len(f.DryRuns) >= 2 })
@@ -193,7 +196,9 @@ func TestReloaderNewLeaderRestartsNothingThenActsOnChanges(t *testing.T) {
 	f := reloaderFake(t, autoOn)
 	leader := func(id string) func(*config) { return func(c *config) { c.LeaderElect, c.Identity = true, id } }
 	_, stopA := startReloader(t, f, leader("a"))
-	logB, _ := startCuscon(t, f, func(c *config) { c.ReloaderAnnotations, c.LeaderElect, c.Identity = true, true, "b" })
+	logB, _ := startCuscon(t, f, func(c *config) {
+		c.ReloaderAnnotations, c.LeaderElect, c.Identity, c.Reloader.Strategy = true, true, "b", reloader.StrategyRollout
+	})
 	logB.WaitFor(t, `Synced configmaps in "default"`, 1)
 	stopA() // releases the Lease; b takes over and lists again
 	logB.WaitFor(t, "Checked workloads namespace=default sweep=true", 1)
@@ -333,4 +338,20 @@ func TestAnUnreadableDigestKeyHoldsOnlySecretsUntilItCanBeRead(t *testing.T) {
 	f.WaitUntil("db rolled once the key could be read: the change made meanwhile is not lost", func() bool {
 		return kubetest.Contains(f.Rollouts, "deployments/db")
 	})
+}
+
+func TestADigestKeyThatCannotBeCreatedIsReplacedByOneOfThisProcess(t *testing.T) {
+	f := reloaderFake(t, autoOn)
+	f.UpdateObject("secrets", "default", "db", func(s *kubetest.ConfigMap) { s.Data = map[string]string{"password": "YQ=="} })
+	f.PutWorkload("Deployment", "db", map[string]string{"secret.reloader.stakater.com/auto": "true"}, nil,
+		`{"containers":[{"name":"db","env":[{"name":"PW","valueFrom":{"secretKeyRef":{"name":"db","key":"password"}}}]}]}`)
+	f.Snapshot(func() { f.ForbidCreate["secrets/default"] = true }) // Reloader's chart: get and list on Secrets, no create
+	log, _ := startReloader(t, f, func(c *config) { c.Secrets = true })
+	log.WaitFor(t, "Secrets are digested with a key of this process until the digest key Secret exists", 1)
+	f.WaitUntil("db's baseline recorded", func() bool {
+		return strings.Contains(f.Workloads["deployments/default/db"].Metadata.Annotations[reloader.AppliedConfigsAnnotation], "secret/db")
+	})
+	f.UpdateObject("secrets", "default", "db", func(s *kubetest.ConfigMap) { s.Data = map[string]string{"password": "Yg=="} })
+	f.WaitUntil("db rolled for its Secret", func() bool { return kubetest.Contains(f.Rollouts, "deployments/db") })
+	assert.Equal(t, 1, log.Count("Secrets are digested with a key of this process"), "said once, not at every retry")
 }

@@ -89,7 +89,7 @@ func (h watched) Changed(ctx context.Context, eventType string, it seen) {
 }
 
 // scopes lists what to watch: each namespace (or all) for ConfigMaps, and for Secrets
-// when asked.
+// when asked, less the kind --resources-to-ignore names.
 func (c config) scopes() []kube.Scope {
 	namespaces := []string{c.Namespace}
 	switch {
@@ -98,8 +98,11 @@ func (c config) scopes() []kube.Scope {
 	case c.Namespaces != "":
 		namespaces = splitList(c.Namespaces)
 	}
-	kinds := []kube.Resource{kube.ConfigMaps}
-	if c.Secrets {
+	var kinds []kube.Resource
+	if !c.Reloader.Ignores(kube.ConfigMaps.Plural) {
+		kinds = append(kinds, kube.ConfigMaps)
+	}
+	if c.Secrets && !c.Reloader.Ignores(kube.Secrets.Plural) {
 		kinds = append(kinds, kube.Secrets)
 	}
 	var out []kube.Scope

@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,9 +31,10 @@ type cluster struct {
 	dir    string
 	proxy  *plane.Process
 	cuscon *plane.Process
-	// cusconEnv is cuscon's whole environment.
-	cusconEnv []string
-	sentinel  int
+	// cusconEnv is cuscon's whole environment; cusconArgs its arguments.
+	cusconEnv  []string
+	cusconArgs []string
+	sentinel   int
 }
 
 // extraYAML adds what the article lacks: unrelated pods that must never be touched, and
@@ -130,11 +132,12 @@ func (c *cluster) applyManifests(ns string, files ...string) {
 	k, err := os.MkdirTemp(c.dir, "kustomize-")
 	require.NoError(c.t, err)
 	var names []string
-	for _, f := range files {
+	for i, f := range files {
 		b, err := os.ReadFile(filepath.Join(suite.root, f))
 		require.NoError(c.t, err)
-		require.NoError(c.t, os.WriteFile(filepath.Join(k, filepath.Base(f)), b, 0o644))
-		names = append(names, filepath.Base(f))
+		name := fmt.Sprint(i, "-", filepath.Base(f)) // components' files share names
+		require.NoError(c.t, os.WriteFile(filepath.Join(k, name), b, 0o644))
+		names = append(names, name)
 	}
 	kust := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + ns +
 		"\nresources: [" + strings.Join(names, ", ") + "]\n"
@@ -174,7 +177,7 @@ func (c *cluster) startCuscon() {
 func (c *cluster) startCusconAs(name string, env []string) *plane.Process {
 	c.t.Helper()
 	before := c.logCountOf(name, "Synced configmaps")
-	proc, err := plane.StartProcess(c.dir, name, env, suite.cuscon)
+	proc, err := plane.StartProcess(c.dir, name, env, suite.cuscon, c.cusconArgs...)
 	require.NoError(c.t, err)
 	c.t.Cleanup(func() { proc.Stop(5 * time.Second) })
 	c.eventually(name+"'s first sync", func() bool {

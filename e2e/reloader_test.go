@@ -57,7 +57,7 @@ spec:
 // newReloaderCluster is newCluster with the mode on, its Role, and yaml applied; it
 // waits until cuscon has swept the workloads and recorded their baselines.
 func newReloaderCluster(t *testing.T, yaml string, extraEnv ...string) *reloaderCluster {
-	c := newCluster(t, append([]string{"CUSCON_RELOADER_ANNOTATIONS=true"}, extraEnv...)...)
+	c := newCluster(t, append([]string{"CUSCON_RELOADER_ANNOTATIONS=true", "CUSCON_RELOAD_STRATEGY=rollout"}, extraEnv...)...)
 	c.applyManifests(c.ns, "manifests/components/reloader/rbac.yaml")
 	c.kubectlIn(reloaderYAML+"---\n"+yaml, "apply", "-n", c.ns, "-f", "-")
 	c.waitPods("app", 2)
@@ -79,7 +79,7 @@ func (c *reloaderCluster) rsettle() {
 	c.t.Helper()
 	c.rsentinel++
 	c.setData("rsentinel", "n", fmt.Sprint(c.rsentinel))
-	c.waitLog("Deployment/rsentinel was restarted (rollout)", c.logCount("Deployment/rsentinel was restarted (rollout)")+1)
+	c.waitLog("Deployment/rsentinel was restarted", c.logCount("Deployment/rsentinel was restarted")+1)
 }
 
 // restartedAt is the rollout stamp on a workload's pod template ("" if never rolled).

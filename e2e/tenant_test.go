@@ -76,7 +76,7 @@ var hugeReloadList = strings.TrimSuffix(strings.Repeat("a*,", 83_000), ",")
 
 func TestAHugeReloadListIsRefusedAndStallsNoOtherNamespace(t *testing.T) {
 	other := "{ns}-other"
-	c := newCluster(t, "CUSCON_RELOADER_ANNOTATIONS=true", "CUSCON_NAMESPACES={ns},"+other)
+	c := newCluster(t, "CUSCON_RELOADER_ANNOTATIONS=true", "CUSCON_RELOAD_STRATEGY=rollout", "CUSCON_NAMESPACES={ns},"+other)
 	victim := c.ns + "-other"
 	c.kubectl("create", "namespace", victim)
 	t.Cleanup(func() {

@@ -10,11 +10,15 @@ bin=$(hack/build-plane.sh)
 work=$(mktemp -d -t cuscon-demo-XXXXXX)
 pids=()
 cleanup() {
+  local code=$?
   for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; wait "${pids[i]}" 2>/dev/null || true; done
+  if [ "$code" != 0 ] && [ -f "$work/plane.log" ]; then echo "demo: the plane's log:" >&2; tail -20 "$work/plane.log" >&2; fi
   rm -rf "$work"
+  [ "$code" != 0 ] || say "Done: everything started here is stopped and removed"
 }
 trap cleanup EXIT
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal; plain text in a log file or a pipe.
+if [ -t 1 ]; then say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }; else say() { printf '\n== %s\n' "$*"; }; fi
 kc() { "$bin/kubectl" --kubeconfig "$work/admin.kubeconfig" "$@"; }
 until_true() { # until_true SECONDS DESCRIPTION COMMAND...: poll an observable state
   local deadline=$((SECONDS + $1)) what=$2; shift 2
@@ -31,9 +35,10 @@ fi
 say "Starting a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
 go build -o "$work/plane" ./hack/plane
 go build -o "$work/cuscon" .
-"$work/plane" --bin "$bin" --dir "$work" 2> >(sed 's/^/  /' >&2) &
+"$work/plane" --bin "$bin" --dir "$work" 2>"$work/plane.log" &
 pids+=($!)
 until_true 120 "the control plane" test -f "$work/ready"
+sed 's/^/  /' "$work/plane.log"
 
 say "Deploying the article's example: frontend-config and the frontend Deployment"
 kc apply -k manifests/example/
@@ -43,6 +48,9 @@ say "Starting kubectl proxy on 127.0.0.1:8001 and cuscon behind it (res_namespac
 # Started directly, not through kc, so that $! is kubectl's own PID for the cleanup.
 "$bin/kubectl" --kubeconfig "$work/admin.kubeconfig" proxy --port=8001 --address=127.0.0.1 > "$work/proxy.log" 2>&1 &
 pids+=($!)
+# cuscon retries a refused connection, with a warning; so that the log shown below is
+# the clean run, it starts once the proxy answers.
+until_true 30 "kubectl proxy" bash -c 'exec 3<>/dev/tcp/127.0.0.1/8001'
 # Health and metrics on any free loopback port, so that a busy :8080 here does not matter.
 res_namespace=default CUSCON_LISTEN_ADDRESS=127.0.0.1:0 "$work/cuscon" > "$work/cuscon.log" 2>&1 &
 pids+=($!)
@@ -73,4 +81,3 @@ kc get pods -l app=frontend
 
 say "cuscon's log"
 cat "$work/cuscon.log"
-say "Done: everything started here is being stopped"

@@ -5,6 +5,7 @@
 package envflag
 
 import (
+	"encoding/csv"
 	"flag"
 	"fmt"
 	"io"
@@ -21,12 +22,13 @@ type Set struct {
 	group  string
 	groups []string            // in the order they were begun
 	member map[string][]string // group → flag names, in order of definition
+	twins  map[string]string   // flag name → its environment twin
 }
 
 // New returns a set called name whose help starts with usage and is written to out;
 // getenv reads the twins.
 func New(name, usage string, out io.Writer, getenv func(string) string) *Set {
-	s := &Set{fs: flag.NewFlagSet(name, flag.ContinueOnError), getenv: getenv, member: map[string][]string{}}
+	s := &Set{fs: flag.NewFlagSet(name, flag.ContinueOnError), getenv: getenv, member: map[string][]string{}, twins: map[string]string{}}
 	s.fs.SetOutput(out)
 	s.fs.Usage = func() { s.writeHelp(out, usage) }
 	return s
@@ -61,6 +63,68 @@ func (s *Set) Duration(p *time.Duration, name, env string, def time.Duration, us
 	define(s, p, name, env, def, usage, time.ParseDuration, s.fs.DurationVar)
 }
 
+// List defines a list flag as stakater/Reloader's flags are (pflag string slices):
+// comma-separated values read as CSV, so that "a=b,c=d" in double quotes is one value
+// and a pair of quotes around a value is dropped; each use of the flag adds to the
+// list. Its twin, if set, is the default list.
+func (s *Set) List(p *[]string, name, env, usage string) {
+	define(s, p, name, env, nil, usage, parseCSV, func(p *[]string, name string, def []string, usage string) {
+		*p = def
+		s.fs.Var(&listValue{p: p}, name, usage)
+	})
+}
+
+// listValue is a List flag: the first use replaces the default, later ones add to it.
+type listValue struct {
+	p   *[]string
+	set bool
+}
+
+func (l *listValue) String() string {
+	if l == nil || l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+func (l *listValue) Set(v string) error {
+	vals, err := parseCSV(v)
+	if err != nil {
+		return err
+	}
+	if !l.set {
+		*l.p, l.set = nil, true
+	}
+	*l.p = append(*l.p, vals...)
+	return nil
+}
+
+// parseCSV reads one line of comma-separated values, as pflag does.
+func parseCSV(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	r := csv.NewReader(strings.NewReader(v))
+	r.LazyQuotes = false
+	vals, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a comma-separated list: %w", v, err)
+	}
+	return vals, nil
+}
+
+// IsSet reports whether the flag called name was given, on the command line or by its
+// twin.
+func (s *Set) IsSet(name string) bool {
+	set := false
+	s.fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	if set {
+		return true
+	}
+	env, ok := s.twins[name]
+	return ok && s.getenv(env) != ""
+}
+
 // Alias defines name as another spelling of the flag target (e.g. -n for --namespace):
 // it sets the same value and is listed with it.
 func (s *Set) Alias(name, target string) {
@@ -72,6 +136,7 @@ func (s *Set) Alias(name, target string) {
 // and the first twin that does not parse is remembered as the error.
 func define[T any](s *Set, p *T, name, env string, def T, usage string, parse func(string) (T, error), flagVar func(*T, string, T, string)) {
 	if env != "" {
+		s.twins[name] = env
 		if v := s.getenv(env); v != "" {
 			parsed, err := parse(v)
 			if err != nil && s.err == nil {
@@ -103,6 +168,23 @@ func (s *Set) Parse(args []string) error {
 	return nil
 }
 
+// Flag is what the help says of one flag.
+type Flag struct {
+	Name, Env, Default, Group, Usage string
+}
+
+// Flags lists the flags, group by group, in the order of the help.
+func (s *Set) Flags() []Flag {
+	var out []Flag
+	for _, g := range s.groups {
+		for _, name := range s.member[g] {
+			f := s.fs.Lookup(name)
+			out = append(out, Flag{Name: name, Env: s.twins[name], Default: f.DefValue, Group: g, Usage: f.Usage})
+		}
+	}
+	return out
+}
+
 // Lookup returns the flag called name, or nil.
 func (s *Set) Lookup(name string) *flag.Flag { return s.fs.Lookup(name) }
 
@@ -120,6 +202,9 @@ func (s *Set) writeHelp(out io.Writer, usage string) {
 		for _, name := range s.member[g] {
 			f := s.fs.Lookup(name)
 			kind, text := flag.UnquoteUsage(f)
+			if _, ok := f.Value.(*listValue); ok {
+				kind = "list"
+			}
 			line := "  --" + name
 			if kind != "" {
 				line += " " + kind

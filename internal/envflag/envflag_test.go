@@ -77,3 +77,42 @@ func TestAnAliasSetsTheSameValue(t *testing.T) {
 	require.NoError(t, s.Parse([]string{"-n", "short"}))
 	assert.Equal(t, "short", v.s)
 }
+
+func TestAListIsReadAsReloaderReadsItsSlices(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  string
+		args []string
+		want []string
+	}{
+		{name: "unset", want: nil},
+		{name: "one", args: []string{"--list=a"}, want: []string{"a"}},
+		{name: "comma-separated", args: []string{"--list=a,b"}, want: []string{"a", "b"}},
+		{name: "quoted, as Reloader's chart renders a selector", args: []string{`--list="env=test"`}, want: []string{"env=test"}},
+		{name: "a comma inside quotes is one value", args: []string{`--list="a=b,c=d"`}, want: []string{"a=b,c=d"}},
+		{name: "repeated: added", args: []string{"--list=a", "--list", "b"}, want: []string{"a", "b"}},
+		{name: "the twin is the default", env: "x,y", want: []string{"x", "y"}},
+		{name: "the flag replaces the twin", env: "x", args: []string{"--list=a"}, want: []string{"a"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := New("tool", "Usage: tool", &bytes.Buffer{}, env(map[string]string{"TOOL_LIST": c.env}))
+			var got []string
+			s.List(&got, "list", "TOOL_LIST", "a list")
+			require.NoError(t, s.Parse(c.args))
+			assert.Equal(t, c.want, got)
+		})
+	}
+	s := New("tool", "Usage: tool", &bytes.Buffer{}, env(nil))
+	var got []string
+	s.List(&got, "list", "", "a list")
+	assert.ErrorContains(t, s.Parse([]string{`--list="a`}), "not a comma-separated list")
+}
+
+func TestIsSetTellsAGivenFlagFromItsDefault(t *testing.T) {
+	s, _ := newSet(map[string]string{"TOOL_COUNT": "4"}, &bytes.Buffer{})
+	require.NoError(t, s.Parse([]string{"--name=x"}))
+	assert.True(t, s.IsSet("name"), "on the command line")
+	assert.True(t, s.IsSet("count"), "by its twin")
+	assert.False(t, s.IsSet("on"))
+	assert.False(t, s.IsSet("wait"))
+}

@@ -26,19 +26,33 @@ func EvictionPath(p *Pod) string {
 	return ObjectPath(Pods, p.Metadata.Namespace, p.Metadata.Name) + "/eviction"
 }
 
-// AppsPath is the URL of an apps/v1 object: a Deployment, StatefulSet, DaemonSet or
-// ReplicaSet.
+// AppsPath is the URL of a workload: an apps/v1 Deployment, StatefulSet, DaemonSet or
+// ReplicaSet, a batch/v1 CronJob or Job, or an Argo Rollout.
 func AppsPath(kind, ns, name string) string {
 	return AppsCollectionPath(kind, ns) + "/" + url.PathEscape(name)
 }
 
-// AppsCollectionPath is the URL of one apps/v1 kind in ns, or in all namespaces ("").
+// AppsCollectionPath is the URL of one workload kind (see AppsPath) in ns, or in all
+// namespaces ("").
 func AppsCollectionPath(kind, ns string) string {
+	prefix := "/apis/" + APIVersionOf(kind) + "/"
 	plural := strings.ToLower(kind) + "s"
 	if ns == "" {
-		return "/apis/apps/v1/" + plural
+		return prefix + plural
 	}
-	return "/apis/apps/v1/namespaces/" + url.PathEscape(ns) + "/" + plural
+	return prefix + "namespaces/" + url.PathEscape(ns) + "/" + plural
+}
+
+// APIVersionOf is the group/version of a workload kind: batch/v1 for CronJobs and Jobs,
+// argoproj.io/v1alpha1 for Argo Rollouts, apps/v1 for the rest.
+func APIVersionOf(kind string) string {
+	switch kind {
+	case "CronJob", "Job":
+		return "batch/v1"
+	case "Rollout":
+		return "argoproj.io/v1alpha1"
+	}
+	return "apps/v1"
 }
 
 // LeasePath is the URL of a coordination.k8s.io/v1 Lease; with name "" the collection's.

@@ -48,6 +48,7 @@ type Resource struct {
 var (
 	ConfigMaps = Resource{Kind: "ConfigMap", Plural: "configmaps"}
 	Secrets    = Resource{Kind: "Secret", Plural: "secrets"}
+	Namespaces = Resource{Kind: "Namespace", Plural: "namespaces"}
 	Pods       = Resource{Kind: "Pod", Plural: "pods"}
 	Events     = Resource{Kind: "Event", Plural: "events"}
 )
@@ -133,7 +134,8 @@ func ControllerOf(m *ObjectMeta) *OwnerReference {
 	return nil
 }
 
-// Workload names a Deployment, StatefulSet, DaemonSet (or ReplicaSet) in a namespace.
+// Workload names a Deployment, StatefulSet, DaemonSet (or ReplicaSet), CronJob, Job or
+// Argo Rollout in a namespace.
 type Workload struct {
 	Kind, Namespace, Name string
 }
@@ -143,7 +145,7 @@ func (w Workload) String() string { return w.Kind + "/" + w.Name }
 
 // Ref is the object reference of w, for Events.
 func (w Workload) Ref() ObjectRef {
-	return ObjectRef{APIVersion: "apps/v1", Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}
+	return ObjectRef{APIVersion: APIVersionOf(w.Kind), Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}
 }
 
 // Path is w's URL.

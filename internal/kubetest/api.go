@@ -121,6 +121,7 @@ type API struct {
 	WorkloadGate    map[string]chan struct{} // namespace -> workload lists there wait for it to close
 	WorkloadGated   int                      // workload lists waiting at a gate
 	ForbidGet       map[string]bool          // plural/namespace/name -> a GET of it is refused with 403
+	ForbidCreate    map[string]bool          // plural/namespace -> a create there is refused with 403
 	RefuseDelete    map[string]bool          // pod name -> DELETEs refused with 403, as admission does
 	DeleteGate      chan struct{}            // if set, DELETEs wait for it to close
 	EvictBlock      map[string]int           // pod name -> 429 answers still to give to its eviction
@@ -148,7 +149,7 @@ func New(t *testing.T, ns string) *API {
 		t: t, NS: ns, notify: make(chan struct{}), RV: 100,
 		Objects: map[string]*ConfigMap{}, Pods: map[string]*Pod{},
 		subs: map[*fakeSub]bool{}, FailDelete: map[string]int{}, EvictBlock: map[string]int{},
-		ListGate: map[string]chan struct{}{}, ForbidPodLists: map[string]bool{}, WorkloadGate: map[string]chan struct{}{}, ForbidGet: map[string]bool{}, RefuseDelete: map[string]bool{},
+		ListGate: map[string]chan struct{}{}, ForbidPodLists: map[string]bool{}, WorkloadGate: map[string]chan struct{}{}, ForbidGet: map[string]bool{}, ForbidCreate: map[string]bool{}, RefuseDelete: map[string]bool{},
 		Leases: map[string]*Lease{}, Workloads: map[string]*Workload{},
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -196,6 +196,10 @@ func (f *API) serveCreate(w http.ResponseWriter, r *http.Request, plural, ns str
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	key := plural + "/" + ns + "/" + obj.Metadata.Name
+	if f.ForbidCreate[plural+"/"+ns] {
+		WriteStatus(w, http.StatusForbidden, "Forbidden", "cannot create "+plural+" in "+ns)
+		return
+	}
 	if _, ok := f.Objects[key]; ok {
 		WriteStatus(w, http.StatusConflict, "AlreadyExists", key+" already exists")
 		return

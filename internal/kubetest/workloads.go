@@ -19,7 +19,7 @@ import (
 )
 
 // appsColl is the route of a workload list.
-var appsColl = regexp.MustCompile(`^/apis/apps/v1/(?:namespaces/([^/]+)/)?(deployments|statefulsets|daemonsets)$`)
+var appsColl = regexp.MustCompile(`^/apis/(?:apps|batch)/v1/(?:namespaces/([^/]+)/)?(deployments|statefulsets|daemonsets|cronjobs|jobs)$`)
 
 // Workload is a stored Deployment, StatefulSet or DaemonSet.
 type Workload struct {

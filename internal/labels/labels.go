@@ -1,12 +1,14 @@
 // Package labels reads label selectors: whether one is safe to restart pods by (it must
-// require something of a pod, or it would select most of a namespace), and a workload's
-// spec.selector written as a selector string. It sends nothing to the API.
+// require something of a pod, or it would select most of a namespace), whether a set of
+// labels matches one, and a workload's spec.selector written as a selector string. It
+// sends nothing to the API.
 package labels
 
 import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -169,4 +171,59 @@ func (s *Selector) String() string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
+}
+
+// Matches reports whether a set of labels meets every requirement of sel, as the API
+// server would select it ("" selects everything). It does not refuse broad selectors:
+// those that choose ConfigMaps, Secrets or namespaces rather than pods may be.
+func Matches(sel string, set map[string]string) (bool, error) {
+	for _, r := range Split(sel) {
+		r = strings.TrimSpace(r)
+		if _, err := parseRequirement(r); err != nil {
+			return false, err
+		}
+		if !meets(r, set) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// meets reports whether set meets r, a requirement parseRequirement accepted.
+func meets(r string, set map[string]string) bool {
+	if key, ok := strings.CutPrefix(r, "!"); ok {
+		_, has := set[strings.TrimSpace(key)]
+		return !has
+	}
+	end := strings.IndexFunc(r, func(c rune) bool { return !isLabelRune(c) && c != '/' })
+	if end < 0 {
+		_, has := set[r]
+		return has
+	}
+	key, rest := r[:end], strings.TrimSpace(r[end:])
+	v, has := set[key]
+	for _, op := range []string{"==", "!=", "=", ">", "<"} {
+		want, ok := strings.CutPrefix(rest, op)
+		if !ok {
+			continue
+		}
+		want = strings.TrimSpace(want)
+		switch op {
+		case "!=":
+			return !has || v != want
+		case ">", "<":
+			a, errA := strconv.ParseInt(v, 10, 64)
+			b, errB := strconv.ParseInt(want, 10, 64)
+			return has && errA == nil && errB == nil && (op == ">" && a > b || op == "<" && a < b)
+		}
+		return has && v == want
+	}
+	notIn := strings.HasPrefix(rest, "notin")
+	inner := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(rest, "notin"), "in"))
+	inner = strings.TrimSuffix(strings.TrimPrefix(inner, "("), ")")
+	found := false
+	for _, w := range strings.Split(inner, ",") {
+		found = found || has && strings.TrimSpace(w) == v
+	}
+	return found != notIn
 }

@@ -126,3 +126,34 @@ func TestAWorkloadsSelectorIsWrittenAsTheAPIWouldReadIt(t *testing.T) {
 	assert.Equal(t, "!legacy,app=web,env in (prod,canary),tier=front", s.String())
 	assert.NoError(t, Check(s.String()), "and it is a selector cuscon accepts")
 }
+
+func TestMatchesSelectsAsTheAPIServerDoes(t *testing.T) {
+	set := map[string]string{"env": "test", "tier": "web", "n": "5"}
+	for sel, want := range map[string]bool{
+		"":                        true,
+		"env=test":                true,
+		"env==test":               true,
+		"env=prod":                false,
+		"env!=prod":               true,
+		"missing!=x":              true,
+		"env":                     true,
+		"!env":                    false,
+		"!missing":                true,
+		"env in (test,prod)":      true,
+		"env in (prod)":           false,
+		"env notin (prod)":        true,
+		"env notin (test)":        false,
+		"missing notin (x)":       true,
+		"env=test,tier=web":       true,
+		"env=test,tier=db":        false,
+		"n>4":                     true,
+		"n<4":                     false,
+		"env=test, tier in (web)": true,
+	} {
+		got, err := Matches(sel, set)
+		assert.NoError(t, err, sel)
+		assert.Equal(t, want, got, sel)
+	}
+	_, err := Matches("env===x", set)
+	assert.Error(t, err)
+}

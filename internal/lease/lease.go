@@ -79,6 +79,7 @@ type Elector struct {
 	until      atomic.Int64
 	observed   leaseSpec // the record as last seen
 	observedAt time.Time // when it was last seen to change, on our clock
+	lastErr    string    // the last refusal warned of (the campaign's goroutine only)
 }
 
 // New returns an elector for cfg; onStartedLeading runs each time this replica becomes
@@ -133,6 +134,21 @@ func (e *Elector) Campaign(ctx context.Context) {
 	}
 }
 
+// failed logs a failed step of the election: a conflict or a server's passing trouble at
+// debug level, a refusal that will last (no rights on the Lease) as a warning, once per
+// distinct error, for it would otherwise leave cuscon waiting without a word.
+func (e *Elector) failed(msg string, err error) {
+	if kube.Code(err) == http.StatusConflict || kube.IsTransient(err) {
+		e.log.Debug(msg, "err", err)
+		return
+	}
+	repeated := e.lastErr == err.Error()
+	e.lastErr = err.Error()
+	if !repeated {
+		e.log.Warn(msg+"; retrying (grant get, update and create on this Lease)", "lease", e.ns+"/"+e.name, "err", err)
+	}
+}
+
 // tryAcquireOrRenew reads the Lease and takes it if it is free, expired or ours. It
 // reports whether this replica holds it afterwards.
 func (e *Elector) tryAcquireOrRenew(ctx context.Context, now time.Time) bool {
@@ -142,14 +158,14 @@ func (e *Elector) tryAcquireOrRenew(ctx context.Context, now time.Time) bool {
 		l = lease{APIVersion: "coordination.k8s.io/v1", Kind: "Lease", Metadata: leaseMeta{Name: e.name, Namespace: e.ns},
 			Spec: e.mine(leaseSpec{}, now)}
 		if err := e.client.Call(ctx, http.MethodPost, e.path(""), nil, "application/json", l, nil); err != nil {
-			e.log.Debug("Could not create the lease", "err", err)
+			e.failed("Could not create the lease", err)
 			return false
 		}
 		e.observe(l.Spec, now)
 		return true
 	}
 	if err != nil {
-		e.log.Debug("Could not read the lease", "err", err)
+		e.failed("Could not read the lease", err)
 		return false
 	}
 	if l.Spec != e.observed {
@@ -162,7 +178,7 @@ func (e *Elector) tryAcquireOrRenew(ctx context.Context, now time.Time) bool {
 	}
 	l.Spec = e.mine(l.Spec, now)
 	if err := e.client.Call(ctx, http.MethodPut, e.path(e.name), nil, "application/json", l, nil); err != nil {
-		e.log.Debug("Could not take or renew the lease", "err", err) // 409: someone else wrote first
+		e.failed("Could not take or renew the lease", err) // 409: someone else wrote first
 		return false
 	}
 	e.observe(l.Spec, now)

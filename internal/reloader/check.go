@@ -1,12 +1,11 @@
-// check.go checks the listed workloads against what changed (decide.go decides),
-// records baselines on them, sends their restarts to the scheduler, and records what a
-// finished restart applied.
+// check.go checks the listed workloads of a namespace against what changed (decide.go
+// and verdict.go decide), records baselines on them, and sends their restarts to the
+// scheduler with what each is to write (apply.go); finish.go takes their ends.
 
 package reloader
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
@@ -34,12 +33,15 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 	listed := 0
 	snapshots := map[string]nsObjects{}
 	guards, held := map[string]restart.Guard{}, map[string]error{}
-	err := listWorkloads(ctx, r.client, ns, func(w *workloadObj) {
-		if !hasReloaderAnnotation(w) {
+	err := listWorkloads(ctx, r.client, ns, r.kinds, !work.sweep, r.skippedKind, func(w *workloadObj) {
+		if !r.optsIn(w) {
 			return
 		}
 		listed++
 		wns := w.Metadata.Namespace
+		if !r.inScope(wns) {
+			return
+		}
 		guard, ok := guards[wns]
 		if !ok && held[wns] == nil {
 			var err error
@@ -60,6 +62,9 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 		if a, ok := r.consider(w, work, objs, guard.Self); ok {
 			todo = append(todo, a)
 		}
+		if w.Kind == "Deployment" && work.sweep {
+			r.resumeLater(ctx, w) // a pause-period cuscon began before a restart, or as a new leader's
+		}
 	})
 	if err != nil {
 		return err
@@ -69,7 +74,7 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 			return err // checked again later, as a failed list is
 		}
 		r.log.Warn("Could not check workloads yet; trying again later", "namespace", wns, "err", err)
-		r.requeue(wns, &nsWork{sweep: true, changed: map[string]*digests{}})
+		r.requeue(wns, &nsWork{sweep: true, changed: map[string]*change{}})
 	}
 	for _, a := range todo {
 		log := r.log.With("namespace", a.w.Namespace, "workload", a.w.String())
@@ -92,6 +97,8 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 			r.sched.Add(a.req)
 		}
 	}
+	r.metrics.ReloaderChecks.Inc("sweep", fmt.Sprint(work.sweep))
+	r.metrics.ReloaderCheckSeconds.Observe(time.Since(began).Seconds())
 	r.log.Info("Checked workloads", "namespace", ns, "sweep", work.sweep, "changed", len(work.changed), "annotated", listed, "acted", len(todo),
 		"seconds", time.Since(began).Seconds())
 	return nil
@@ -113,22 +120,27 @@ func (r *Mode) firstRefusal(a action) bool {
 // consider decides one workload from objs, what is known of its namespace.
 func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.Workload) (action, bool) {
 	t := w.ref()
+	if w.Kind == "Job" && kube.ControllerOf(&w.Metadata) != nil {
+		return action{}, false // a CronJob's (or another controller's) Job: its owner is restarted, not it
+	}
+	rec, _ := parseView(w.Metadata.Annotations[AppliedConfigsAnnotation])
 	concerns := map[string]concern{}
 	for _, res := range []kube.Resource{kube.ConfigMaps, kube.Secrets} {
-		c, err := optedIn(w, res, objs, r.lists)
+		if !r.watched(res) {
+			continue
+		}
+		c, err := optedIn(w, res, objs, r.lists, r.rules, rec)
 		if err != nil {
 			return action{w: t, refused: fmt.Sprintf("%s: %v", t, err), reason: "InvalidAnnotation"}, true
 		}
 		maps.Copy(concerns, c)
 	}
 	current, legacy, previous := workloadView{}, workloadView{}, workloadView{}
+	named := map[string]bool{}
 	var missing []string
 	touched := work.sweep
 	for ref, c := range concerns {
 		key := kube.Key(c.res, w.Metadata.Namespace, c.name)
-		if !r.watched(c.res) {
-			continue
-		}
 		info, _ := objs.get(c.res, c.name)
 		v, ok := viewOf(c.use, info.d)
 		switch {
@@ -140,8 +152,13 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 				legacy[ref], _ = viewOf(c.use, info.d.legacy)
 			}
 		}
-		if was, changed := work.changed[key]; changed {
+		named[ref] = c.named
+		if ch, changed := work.changed[key]; changed {
 			touched = true
+			was := ch.was
+			if was == nil && ch.first != nil && (info.d == nil || info.d.full != ch.first.full) {
+				was = ch.first // created, then changed: compared with what it was created with
+			}
 			if v, ok := viewOf(c.use, was); ok {
 				previous[ref] = v
 			}
@@ -154,7 +171,7 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 	r.mu.Lock()
 	pending := r.pending[key]
 	r.mu.Unlock()
-	v := decideWorkload(w.Metadata.Annotations[AppliedConfigsAnnotation], current, legacy, missing, previous, pending)
+	v := decideWorkload(w.Metadata.Annotations[AppliedConfigsAnnotation], current, legacy, missing, previous, pending, named, r.rules)
 	a := action{w: t, v: v}
 	if v.kind != wRestart {
 		return a, v.kind == wBaseline || v.kind == wRecord
@@ -163,24 +180,26 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 		a.refused, a.reason = fmt.Sprintf("%s runs cuscon itself; not restarted", t), "RefusedSelf"
 		return a, true
 	}
-	value, set := w.Metadata.Annotations[restart.StrategyAnnotation]
-	strategy, err := restart.ChooseStrategy(value, set, "rollout", r.cfg.Overrides)
+	strategy, err := r.strategyOf(w)
 	if err != nil {
 		a.refused, a.reason = fmt.Sprintf("%s: %v", t, err), "InvalidStrategy"
 		return a, true
 	}
-	// Events about the restart go on the first object that changed, too.
-	kind, name, _ := strings.Cut(strings.Fields(v.changed[0])[0], "/")
-	res := kube.ConfigMaps
-	if kind == "secret" {
-		res = kube.Secrets
-	}
-	src := kube.ObjectRef{APIVersion: "v1", Kind: res.Kind, Namespace: t.Namespace, Name: name}
+	first := concerns[v.refs[0]]
+	src := kube.ObjectRef{APIVersion: "v1", Kind: first.res.Kind, Namespace: t.Namespace, Name: first.name}
 	view := v.view.String()
 	why := strings.Join(v.changed, "; ") + " changed"
 	a.req = restart.Request{Object: src, Key: key, Selector: w.Spec.Selector.String(), Strategy: strategy, Why: why, Seen: time.Now()}
-	if strategy == "rollout" { // rolled directly, the view recorded in the same patch
-		a.req.Roll = &restart.Roll{Workload: t, Annotations: map[string]string{AppliedConfigsAnnotation: view}}
+	switch strategy {
+	case "delete", "evict": // the pods, then the view recorded once they are done
+	case "rollout":
+		if w.Kind == "Deployment" || w.Kind == "StatefulSet" || w.Kind == "DaemonSet" {
+			a.req.Roll = &restart.Roll{Workload: t, Annotations: map[string]string{AppliedConfigsAnnotation: view}}
+			break
+		}
+		fallthrough
+	default:
+		a.req.Roll = &restart.Roll{Workload: t, Apply: r.applier(r.planFor(w, strategy, v.refs, concerns, objs, view))}
 	}
 	a.req.Done = func(ctx context.Context, res restart.Result) { r.finished(ctx, a.req, view, res) }
 	r.mu.Lock()
@@ -192,6 +211,17 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 	return a, true
 }
 
+// strategyOf is how w is restarted: --reload-strategy, or what its strategy annotation
+// chooses among --override-strategies. Jobs and CronJobs have their own way (re-created;
+// a Job run now) and choose none.
+func (r *Mode) strategyOf(w *workloadObj) (string, error) {
+	value, set := w.Metadata.Annotations[restart.StrategyAnnotation]
+	if set && (w.Kind == "Job" || w.Kind == "CronJob") {
+		return "", fmt.Errorf("%s does not apply to %ss: a Job is re-created, a CronJob runs a Job now", restart.StrategyAnnotation, w.Kind)
+	}
+	return restart.ChooseStrategy(value, set, r.cfg.Options.Strategy, r.cfg.Overrides)
+}
+
 // watched reports whether objects of res are watched (Secrets only with --secrets).
 func (r *Mode) watched(res kube.Resource) bool {
 	for _, s := range r.cfg.Scopes {
@@ -200,66 +230,4 @@ func (r *Mode) watched(res kube.Resource) bool {
 		}
 	}
 	return false
-}
-
-// record writes view on w's own metadata, which does not roll its pods.
-func (r *Mode) record(ctx context.Context, w kube.Workload, view workloadView) {
-	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{AppliedConfigsAnnotation: view.String()}}}
-	if err := r.client.Patch(ctx, w.Path(), "application/merge-patch+json", patch, r.cfg.DryRun); err != nil {
-		r.log.Warn("Could not record what the workload uses (needs patch on "+strings.ToLower(w.Kind)+"s)", "namespace", w.Namespace, "workload", w.String(), "err", err)
-	}
-}
-
-// finished is told how a workload's restart ended. A complete one is recorded (a
-// rollout recorded it in the same patch); pods left are retried later.
-func (r *Mode) finished(ctx context.Context, req restart.Request, view string, res restart.Result) {
-	r.mu.Lock()
-	if r.pending[req.Key] == view {
-		delete(r.pending, req.Key)
-	}
-	tries := 0
-	if res.Owed != nil {
-		r.tries[req.Key]++
-		tries = r.tries[req.Key]
-		r.pending[req.Key] = view
-	} else {
-		delete(r.tries, req.Key)
-	}
-	r.mu.Unlock()
-	w, _ := workloadOfKey(req.Key)
-	switch {
-	case res.Refused != nil, res.Dropped: // a dropped batch is found again by the next leader
-	case res.Owed == nil && req.Roll == nil:
-		var v workloadView
-		_ = json.Unmarshal([]byte(view), &v)
-		r.record(ctx, w, v)
-	case res.Owed != nil:
-		d := r.retry.Nth(tries)
-		r.log.Warn("Restart incomplete; retrying later", "namespace", req.Object.Namespace, "workload", w.String(), "retryIn", d.String())
-		time.AfterFunc(d, func() {
-			if !r.leading() {
-				return
-			}
-			again := req
-			again.Only, again.Seen = nil, time.Now()
-			if !res.Owed.All {
-				again.Only = res.Owed.Pods
-			}
-			r.sched.Add(again)
-		})
-	}
-}
-
-// workloadKey is how the mode names a workload's restart: workloads/NAMESPACE/KIND/NAME.
-func workloadKey(w kube.Workload) string {
-	return "workloads/" + w.Namespace + "/" + w.Kind + "/" + w.Name
-}
-
-// workloadOfKey reads a workloadKey back.
-func workloadOfKey(key string) (kube.Workload, bool) {
-	parts := strings.SplitN(strings.TrimPrefix(key, "workloads/"), "/", 3)
-	if len(parts) != 3 {
-		return kube.Workload{}, false
-	}
-	return kube.Workload{Namespace: parts[0], Kind: parts[1], Name: parts[2]}, true
 }

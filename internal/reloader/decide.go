@@ -1,13 +1,11 @@
-// decide.go is the mode's decision, pure: which ConfigMaps and Secrets a Deployment,
-// StatefulSet or DaemonSet opted in to with stakater/Reloader's annotations (optedIn,
-// within bounds a tenant cannot stretch), and whether what it uses of them changed since
-// it was last restarted (decideWorkload).
+// decide.go is the first half of the mode's decision, pure: which ConfigMaps and Secrets
+// a workload opted in to with stakater/Reloader's annotations (optedIn, within bounds a
+// tenant cannot stretch), as Reloader's flags say; verdict.go is the second half.
 
 package reloader
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,39 +14,63 @@ import (
 	"cuscon/internal/labels"
 )
 
-// The annotations of stakater/Reloader (v1.4.21) that cuscon honours.
-const (
-	reloaderAuto   = "reloader.stakater.com/auto"
-	reloaderSearch = "reloader.stakater.com/search"
-	reloaderMatch  = "reloader.stakater.com/match"
-	reloaderIgnore = "reloader.stakater.com/ignore"
-)
+// excludeKeys are Reloader's exclude lists (ConfigMaps, Secrets), which it does not let
+// be renamed.
+var excludeKeys = [2]string{"configmaps.exclude.reloader.stakater.com/reload", "secrets.exclude.reloader.stakater.com/reload"}
 
-// reloaderKeys are the per-kind annotations: auto, reload (a list of names) and exclude.
-type reloaderKeys struct{ kind, auto, reload, exclude string }
-
-// keysFor returns the per-kind annotations of res.
-func keysFor(res kube.Resource) reloaderKeys {
+// kindIndex is the index of res in Keys' per-kind pairs: 0 ConfigMaps, 1 Secrets.
+func kindIndex(res kube.Resource) int {
 	if res == kube.Secrets {
-		return reloaderKeys{"secret", "secret.reloader.stakater.com/auto", "secret.reloader.stakater.com/reload", "secrets.exclude.reloader.stakater.com/reload"}
+		return 1
 	}
-	return reloaderKeys{"configmap", "configmap.reloader.stakater.com/auto", "configmap.reloader.stakater.com/reload", "configmaps.exclude.reloader.stakater.com/reload"}
+	return 0
 }
 
-// workloadObj is the part of a Deployment, StatefulSet or DaemonSet the mode reads.
+// refKind is how a workload's view names objects of res: "configmap" or "secret".
+func refKind(res kube.Resource) string { return strings.ToLower(res.Kind) }
+
+// rules are what the operator chose that the decision reads: Reloader's annotation keys
+// and switches.
+type rules struct {
+	keys               Keys
+	autoReloadAll      bool
+	onCreate, onDelete bool
+}
+
+// rules returns what of o the decision reads.
+func (o Options) rules() rules {
+	keys := o.Keys
+	if keys.Auto == "" { // zero Options: Reloader's keys
+		keys = DefaultKeys()
+	}
+	return rules{keys: keys, autoReloadAll: o.AutoReloadAll, onCreate: o.ReloadOnCreate == "true", onDelete: o.ReloadOnDelete == "true"}
+}
+
+// workloadObj is the part of a workload the mode reads: a Deployment, StatefulSet,
+// DaemonSet, Argo Rollout, CronJob (whose Job template's pod template is read as
+// Spec.Template, see listWorkloads) or Job.
 type workloadObj struct {
 	Kind     string          `json:"-"` // set by whoever listed it
 	Metadata kube.ObjectMeta `json:"metadata"`
 	Spec     struct {
-		Selector *labels.Selector `json:"selector,omitempty"`
-		Paused   bool             `json:"paused,omitempty"`
-		Template struct {
-			Metadata struct {
-				Annotations map[string]string `json:"annotations,omitempty"`
-			} `json:"metadata"`
-			Spec podSpec `json:"spec"`
-		} `json:"template"`
+		Selector    *labels.Selector `json:"selector,omitempty"`
+		Paused      bool             `json:"paused,omitempty"`
+		Suspend     bool             `json:"suspend,omitempty"`
+		Template    podTemplate      `json:"template"`
+		JobTemplate *struct {
+			Spec struct {
+				Template podTemplate `json:"template"`
+			} `json:"spec"`
+		} `json:"jobTemplate,omitempty"`
 	} `json:"spec"`
+}
+
+// podTemplate is the part of a pod template the mode reads.
+type podTemplate struct {
+	Metadata struct {
+		Annotations map[string]string `json:"annotations,omitempty"`
+	} `json:"metadata"`
+	Spec podSpec `json:"spec"`
 }
 
 // ref names w.
@@ -61,6 +83,9 @@ func (w *workloadObj) ref() kube.Workload {
 type sourceInfo struct {
 	ignore, match bool
 	d             *digests
+	// left: it left the watch's label selection (or was deleted: that is being asked);
+	// it is unknown, and stays so across lists, until it is seen again.
+	left bool
 	// unknown: a Secret whose digests cannot be made yet (no digest key): not compared,
 	// its record kept, until the key is there and the Secrets are listed again.
 	unknown bool
@@ -78,41 +103,53 @@ type concern struct {
 	name string
 	use  *use
 	why  string
+	// named: the reload list names it; its creation and deletion count only as the
+	// operator chose (--reload-on-create, --reload-on-delete).
+	named bool
 }
 
 // optedIn returns the objects of kind res that w must be restarted for, by
 // "configmap/NAME" or "secret/NAME". As Reloader does, the annotations are read from the
-// workload, or from its pod template when the workload has none of them; an object
-// annotated ignore, or named by an exclude list (on either), never counts; auto and
-// search count only objects the pods use, reload names objects whatever the pods use.
-// Lists over the bounds that keep one tenant's annotation cheap (parseList) are refused
-// with an error naming the annotation; lists parses each distinct one once.
-func optedIn(w *workloadObj, res kube.Resource, objs sourceLookup, lists *listCache) (map[string]concern, error) {
-	k := keysFor(res)
+// workload, or from its pod template when the workload has none of them (a Job only
+// from its own: re-creating it is not for a template's say); an object annotated ignore,
+// or named by an exclude list (on either), never counts; auto and search count only
+// objects the pods use, reload names objects whatever the pods use. Lists over the
+// bounds that keep one tenant's annotation cheap (parseList) are refused with an error
+// naming the annotation; lists parses each distinct one once. An object the reload list
+// names but the pods do not use counts while it does not exist (recorded absent), so that
+// its creation or deletion is a change, which restarts only as the operator chose
+// (decideWorkload); with --reload-on-delete, so do the named objects recorded, which a
+// pattern matched while they existed.
+func optedIn(w *workloadObj, res kube.Resource, objs sourceLookup, lists *listCache, rl rules, recorded workloadView) (map[string]concern, error) {
+	i, kind := kindIndex(res), refKind(res)
+	reloadKey, typedAuto := rl.keys.Reload[i], rl.keys.TypedAuto[i]
 	a := w.Metadata.Annotations
-	if !hasAny(a, k.reload, reloaderAuto, k.auto, reloaderSearch) {
+	if !hasAny(a, reloadKey, rl.keys.Auto, typedAuto, rl.keys.Search) && w.Kind != "Job" {
 		a = w.Spec.Template.Metadata.Annotations
 	}
 	var excluded []string
 	for _, on := range []map[string]string{w.Metadata.Annotations, w.Spec.Template.Metadata.Annotations} {
-		l, err := lists.parse(on[k.exclude], false)
+		l, err := lists.parse(on[excludeKeys[i]], false)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", k.exclude, err)
+			return nil, fmt.Errorf("%s: %w", excludeKeys[i], err)
 		}
 		excluded = append(excluded, l.names...)
 	}
-	reload, err := lists.parse(a[k.reload], true)
+	reload, err := lists.parse(a[reloadKey], true)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", k.reload, err)
+		return nil, fmt.Errorf("%s: %w", reloadKey, err)
 	}
 	auto := ""
-	for _, key := range []string{reloaderAuto, k.auto} {
+	for _, key := range []string{rl.keys.Auto, typedAuto} {
 		if on, _ := strconv.ParseBool(a[key]); on {
 			auto = key
 			break
 		}
 	}
-	search := a[reloaderSearch] == "true"
+	if auto == "" && rl.autoReloadAll && a[rl.keys.Auto] == "" && a[typedAuto] == "" && w.Kind != "Job" && w.Kind != "CronJob" {
+		auto = "--auto-reload-all"
+	}
+	search := a[rl.keys.Search] == "true"
 	out := map[string]concern{}
 	skip := func(name string) (sourceInfo, bool) {
 		info, _ := objs.get(res, name)
@@ -120,7 +157,7 @@ func optedIn(w *workloadObj, res kube.Resource, objs sourceLookup, lists *listCa
 	}
 	refs := uses(&w.Spec.Template.Spec)
 	for ref, u := range refs {
-		name, ok := strings.CutPrefix(ref, k.kind+"/")
+		name, ok := strings.CutPrefix(ref, kind+"/")
 		if !ok {
 			continue
 		}
@@ -130,22 +167,37 @@ func optedIn(w *workloadObj, res kube.Resource, objs sourceLookup, lists *listCa
 		case auto != "":
 			out[ref] = concern{res: res, name: name, use: u, why: auto + "; " + u.why()}
 		case search && info.match:
-			out[ref] = concern{res: res, name: name, use: u, why: reloaderSearch + " + " + reloaderMatch + "; " + u.why()}
+			out[ref] = concern{res: res, name: name, use: u, why: rl.keys.Search + " + " + rl.keys.Match + "; " + u.why()}
 		}
 	}
 	var names []string
 	if reload.re != nil {
 		names = objs.names(res) // of the workload's own namespace only
+		if rl.onDelete {
+			for ref := range recorded {
+				if n, ok := strings.CutPrefix(ref, kind+"/"); ok {
+					names = append(names, n)
+				}
+			}
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
 	}
 	for _, name := range reload.matching(names) {
-		ref := k.kind + "/" + name
+		ref := kind + "/" + name
 		if _, done := out[ref]; done {
 			continue
 		}
 		if _, skipped := skip(name); skipped {
 			continue
 		}
-		out[ref] = concern{res: res, name: name, use: &use{all: true}, why: k.reload}
+		u := &use{all: true, containers: nil}
+		if r, used := refs[ref]; used {
+			u.containers = r.containers
+		} else {
+			u.optional = true // named only: a missing object is a state to compare, not a wait
+		}
+		out[ref] = concern{res: res, name: name, use: u, why: reloadKey, named: true}
 	}
 	return out, nil
 }
@@ -169,93 +221,4 @@ func splitNames(s string) []string {
 		}
 	}
 	return out
-}
-
-// workloadVerdictKind names what to do with one workload.
-type workloadVerdictKind int
-
-const (
-	wUnchanged workloadVerdictKind = iota // what it uses is as recorded
-	wBaseline                             // first sight: record what it uses, restart nothing
-	wRecord                               // nothing it uses changed, but the record is out of date
-	wPending                              // a restart for this very view is under way
-	wRestart                              // something it uses changed: restart it
-)
-
-// workloadVerdict is decideWorkload's answer: what to do, the view to record, and what
-// changed (e.g. "configmap/app-config key log.level").
-type workloadVerdict struct {
-	kind    workloadVerdictKind
-	view    workloadView
-	changed []string
-	// anew lists the objects whose record was made with another digest key: it cannot
-	// be compared, and is replaced without a restart.
-	anew []string
-}
-
-// decideWorkload compares what a workload uses now (current; missing lists required
-// objects that do not exist, whose record is kept) with what its annotation recorded.
-// A workload without a record is seen for the first time: if an object just changed
-// (previous holds its view before the change) and what the workload uses of it
-// differs, it restarts; otherwise it is the baseline. pending is the view of a restart
-// under way, if any.
-func decideWorkload(recorded string, current, legacy workloadView, missing []string, previous workloadView, pending string) workloadVerdict {
-	rec, ok := parseView(recorded)
-	if !ok {
-		rec = previous
-	}
-	view := workloadView{}
-	for ref, v := range current {
-		view[ref] = v
-	}
-	for _, ref := range missing {
-		if was, ok := rec[ref]; ok {
-			view[ref] = was
-		}
-	}
-	var changed, anew []string
-	for ref, now := range current {
-		keys := changedKeys(rec[ref], now, legacy[ref])
-		switch {
-		case keys != nil:
-			changed = append(changed, describeChange(ref, keys))
-		case len(rec[ref]) == len(now) && !maps.Equal(rec[ref], now) && sameKeys(rec[ref], now):
-			anew = append(anew, ref) // made with another digest key: recorded anew
-		}
-	}
-	slices.Sort(changed)
-	slices.Sort(anew)
-	switch {
-	case len(changed) > 0 && pending == view.String():
-		return workloadVerdict{kind: wPending, view: view, changed: changed}
-	case len(changed) > 0:
-		return workloadVerdict{kind: wRestart, view: view, changed: changed}
-	case !ok:
-		return workloadVerdict{kind: wBaseline, view: view}
-	case view.String() != rec.String():
-		return workloadVerdict{kind: wRecord, view: view, anew: anew}
-	}
-	return workloadVerdict{kind: wUnchanged, view: view}
-}
-
-// sameKeys reports whether two views are of the same keys.
-func sameKeys(a, b objectView) bool {
-	for k := range a {
-		if _, ok := b[k]; !ok {
-			return false
-		}
-	}
-	return len(a) == len(b)
-}
-
-// describeChange says what changed of one object, for logs and Events.
-func describeChange(ref string, keys []string) string {
-	if len(keys) == 1 && keys[0] == "*" {
-		return ref
-	}
-	word := "key "
-	if len(keys) > 1 {
-		word = "keys "
-	}
-	return ref + " " + word + strings.Join(keys, ", ")
 }

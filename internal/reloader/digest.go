@@ -49,6 +49,8 @@ type digests struct {
 	// legacy, for a Secret, are its digests as records made before digests were keyed
 	// hold them, while such records may still be around (see Mode.legacy).
 	legacy *digests
+	// mark is the hash a restart's marker carries (markHash).
+	mark [20]byte
 }
 
 // keyedPrefix starts every keyed digest in a record.
@@ -69,7 +71,9 @@ func keyID(key []byte) string {
 // uid only), to compare such a record with the content once, before it is rewritten.
 func digestsOf(obj *kube.Object, key []byte, legacy bool) digests {
 	if obj.Resource != kube.Secrets {
-		return digestsWith(obj, func(s string) uint64 { return sum64("\x00" + s) })
+		d := digestsWith(obj, func(s string) uint64 { return sum64("\x00" + s) })
+		d.mark = markHash(obj, nil)
+		return d
 	}
 	uid := obj.Metadata.UID
 	mac := hmac.New(sha256.New, key)
@@ -79,6 +83,7 @@ func digestsOf(obj *kube.Object, key []byte, legacy bool) digests {
 		return binary.BigEndian.Uint64(mac.Sum(nil)[:8])
 	})
 	d.keyID = keyID(key)
+	d.mark = markHash(obj, key)
 	if legacy {
 		old := digestsWith(obj, func(s string) uint64 { return sum64(uid + "\x00" + s) })
 		d.legacy = &old

@@ -155,7 +155,7 @@ func TestDecideWorkloadRestartsOnlyForKeysItUses(t *testing.T) {
 		{name: "an unreadable record is no record", recorded: `{not json`, current: view(keyUse, v1), want: wBaseline, record: view(keyUse, v1)},
 	} {
 		t.Run(row.name, func(t *testing.T) {
-			got := decideWorkload(row.recorded, row.current, nil, row.missing, row.previous, row.pending)
+			got := decideWorkload(row.recorded, row.current, nil, row.missing, row.previous, row.pending, nil, rules{})
 			assert.Equal(t, row.want, got.kind)
 			assert.Equal(t, row.changed, got.changed)
 			assert.Equal(t, row.record, got.view)

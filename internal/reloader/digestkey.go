@@ -22,6 +22,11 @@ const digestKeyField = "key"
 // ErrKey marks a digest key Secret that is there but unusable: no retry helps.
 var ErrKey = errors.New("unusable digest key secret")
 
+// ErrUncreatable marks a digest key Secret that does not exist and that cuscon may not
+// create (Reloader's chart grants no create on Secrets): no record can have been made
+// with it yet.
+var ErrUncreatable = errors.New("the digest key secret does not exist and cannot be created")
+
 // digestKeySize is the length of a new digest key, in bytes.
 const digestKeySize = 32
 
@@ -61,6 +66,8 @@ func LoadKey(ctx context.Context, c *kube.Client, ns, name string, dryRun bool) 
 		switch {
 		case err == nil:
 			return key, nil
+		case kube.Code(err) == http.StatusForbidden:
+			return nil, fmt.Errorf("%w: %s/%s (needs create on secrets): %w", ErrUncreatable, ns, name, err)
 		case kube.Code(err) != http.StatusConflict:
 			return nil, fmt.Errorf("create digest key secret %s/%s (needs create on secrets): %w", ns, name, err)
 		}

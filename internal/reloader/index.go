@@ -36,24 +36,27 @@ type Seen struct {
 	namespace string
 	name      string
 	info      sourceInfo
+	// confirmed: a deletion the API confirmed (see Mode.Changed).
+	confirmed bool
 }
 
 // Summarize digests obj (with the mode's digest key, for a Secret) for the mode to keep.
 func (m *Mode) Summarize(obj *kube.Object) Seen {
 	key := m.key.Load()
 	if key == nil {
-		return Summarize(obj, nil, false)
+		return Summarize(obj, m.rules.keys, nil, false)
 	}
-	return Summarize(obj, *key, m.legacy.Load())
+	return Summarize(obj, m.rules.keys, *key, m.legacy.Load())
 }
 
 // Summarize digests obj, a Secret with key (and, with legacy, as records made before
-// keying hold them), into what the mode keeps of it. A Secret without a key is kept as
-// unknown: it is compared once the key is there.
-func Summarize(obj *kube.Object, key []byte, legacy bool) Seen {
+// keying hold them), into what the mode keeps of it, with its ignore and match
+// annotations as keys name them. A Secret without a key is kept as unknown: it is
+// compared once the key is there.
+func Summarize(obj *kube.Object, keys Keys, key []byte, legacy bool) Seen {
 	a := obj.Metadata.Annotations
 	s := Seen{res: obj.Resource, namespace: obj.Metadata.Namespace, name: obj.Metadata.Name,
-		info: sourceInfo{ignore: a[reloaderIgnore] == "true", match: a[reloaderMatch] == "true"}}
+		info: sourceInfo{ignore: a[keys.Ignore] == "true", match: a[keys.Match] == "true"}}
 	if obj.Resource == kube.Secrets && key == nil {
 		s.info.unknown = true
 		return s
@@ -86,11 +89,31 @@ func (r *Mode) putLocked(s Seen, info *sourceInfo) (sourceInfo, bool) {
 	return prev, had
 }
 
-// snapshot copies what is known of namespace ns, for a check to read without the lock.
+// snapshot copies what is known of namespace ns, for a check to read without the lock,
+// as it was before the changes still waiting for the next check: those are that
+// check's to compare (a workload first seen now is recorded with what came before them,
+// not with what they brought).
 func (r *Mode) snapshot(ns string) nsObjects {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return maps.Clone(r.index[ns])
+	objs := maps.Clone(r.index[ns])
+	if objs == nil {
+		objs = nsObjects{}
+	}
+	if pending := r.work[ns]; pending != nil {
+		for key, c := range pending.changed {
+			plural, rest, _ := strings.Cut(key, "/")
+			_, name, _ := strings.Cut(rest, "/")
+			if c.was == nil {
+				delete(objs, plural+"/"+name)
+				continue
+			}
+			info := objs[plural+"/"+name]
+			info.d, info.unknown, info.left = c.was, false, false
+			objs[plural+"/"+name] = info
+		}
+	}
+	return objs
 }
 
 // dropLegacyLocked forgets the legacy digests of every Secret: every record made before

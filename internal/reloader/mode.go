@@ -1,16 +1,18 @@
-// Package reloader is the Reloader mode (--reloader-annotations): Deployments,
-// StatefulSets and DaemonSets that opted in with stakater/Reloader's annotations are
-// restarted when, and only when, a key of a ConfigMap or Secret they use changed — once,
-// across cuscon's restarts, since what each was restarted for is recorded on it. It is
-// told of every object by the watchers main fans events out to, keeps digests, never
-// data, and lists workloads from the API server's watch cache only when something
-// changed. Restarts go to the restart package; the article's controller is not its
-// business.
+// Package reloader is the Reloader mode (--reloader-annotations): workloads that opted
+// in with stakater/Reloader's annotations — Deployments, StatefulSets, DaemonSets, Argo
+// Rollouts, CronJobs and Jobs — are restarted as Reloader restarts them (its markers, its
+// flags, its alerts) when, and only when, a key of a ConfigMap or Secret they use
+// changed: once, across cuscon's restarts, since what each was restarted for is recorded
+// on it. It is told of every object by the watchers main fans events out to, keeps
+// digests, never data, and lists workloads only when something changed. When and how
+// fast restarts run is the restart package's; what they write is this package's; the
+// article's controller is not its business.
 package reloader
 
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -35,6 +37,23 @@ type Config struct {
 	DryRun    bool
 	// Retry paces the rounds of pods a restart left (default 1 s doubling to a minute).
 	Retry backoff.Policy
+	// Options are Reloader's flags.
+	Options Options
+	// LabelSelector is the watches' label selector, if any: an object that stops
+	// matching it is seen deleted, which the mode asks the API about.
+	LabelSelector string
+	// Notify is told of each workload restarted and, with --webhook-url, of each change
+	// instead (Reloader's alerts and webhook); nil: nobody.
+	Notify Notifier
+}
+
+// Notifier is told what Reloader's alerts and webhook report (the alert package).
+type Notifier interface {
+	// Reloaded: objectType (CONFIGMAP or SECRET) object of namespace restarted the
+	// workload of kind.
+	Reloaded(objectType, object, namespace, kind, workload string)
+	// Changed: with --webhook-url, an object's content changed (nothing is restarted).
+	Changed(objectType, object, namespace string)
 }
 
 // Mode is the Reloader mode: what it knows of each ConfigMap and Secret (digests, never
@@ -50,6 +69,8 @@ type Mode struct {
 	// restarted.
 	guard func(context.Context, string) (restart.Guard, error)
 	cfg   Config
+	rules rules
+	kinds []string // the workload kinds restarted
 	retry backoff.Policy
 	wake  chan struct{}
 	lists *listCache
@@ -66,6 +87,12 @@ type Mode struct {
 	tries   map[string]int     // workload key → rounds that left pods owed
 	refused map[string]string  // workload → the refusal last reported
 	retries map[string]int     // namespace → checks retried in a row, to back off by
+	// filter is what --namespaces-to-ignore and --namespace-selector leave in scope.
+	filter nsFilter
+	// pauses are the timers that resume Deployments paused for a pause-period.
+	pauses map[string]*time.Timer
+	// skipped are what could not be done for want of a right, reported once each.
+	skipped map[string]string
 	// legacySweeps are the namespaces still to be swept with the digest key before
 	// records made before keying can no longer be around (see legacy).
 	legacySweeps map[string]bool
@@ -78,25 +105,36 @@ type Mode struct {
 }
 
 // nsWork is what a namespace's workloads must be checked against: everything (sweep),
-// or the objects changed since the last check, with what they were before (nil: absent).
+// or the objects changed since the last check, with what they were before.
 type nsWork struct {
 	sweep   bool
-	changed map[string]*digests
+	changed map[string]*change
 }
+
+// change is what one object was before the changes a check is for: was (nil: absent);
+// and, when it was absent, first: its content when it was created, if it changed again
+// before the check (a workload first seen then is compared with that).
+type change struct{ was, first *digests }
 
 // New returns the mode: it lists workloads and rolls them through c, sends the restarts
 // of delete and evict to sched, and asks guard what it must leave alone; it acts only
 // while leading says so.
 func New(c *kube.Client, cfg Config, sched *restart.Scheduler, guard func(context.Context, string) (restart.Guard, error), leading func() bool,
 	events *kube.EventRecorder, m *telemetry.Metrics, log *slog.Logger) *Mode {
+	cfg.Options.Strategy = cmp.Or(cfg.Options.Strategy, StrategyEnvVars)
 	r := &Mode{client: c, log: log, sched: sched, events: events, metrics: m, leading: leading, guard: guard, cfg: cfg,
-		retry: cmp.Or(cfg.Retry, backoff.Policy{Initial: time.Second, Max: time.Minute}), wake: make(chan struct{}, 1),
+		rules: cfg.Options.rules(), kinds: cfg.Options.kinds(), filter: newNSFilter(cfg.Options), pauses: map[string]*time.Timer{},
+		skipped: map[string]string{},
+		retry:   cmp.Or(cfg.Retry, backoff.Policy{Initial: time.Second, Max: time.Minute}), wake: make(chan struct{}, 1),
 		lists: newListCache(), checks: make(chan struct{}, 4),
 		index: map[string]nsObjects{}, listed: map[kube.Scope]bool{}, work: map[string]*nsWork{}, running: map[string]bool{},
 		pending: map[string]string{}, tries: map[string]int{}, refused: map[string]string{},
 		retries: map[string]int{}, legacySweeps: map[string]bool{}}
 	if cfg.Key != nil {
 		r.key.Store(&cfg.Key)
+	}
+	for _, ok := range []string{"true", "false"} {
+		m.ReloaderReloads.Add(0, "success", ok) // as Reloader, both series from the start
 	}
 	r.legacy.Store(true)
 	return r
@@ -106,95 +144,14 @@ func New(c *kube.Client, cfg Config, sched *restart.Scheduler, guard func(contex
 // the Secrets must then be listed again, for their digests to be made.
 func (r *Mode) SetKey(key []byte) { r.key.Store(&key) }
 
+// HasKey reports whether the mode has a digest key of Secrets.
+func (r *Mode) HasKey() bool { return r.key.Load() != nil }
+
 // Reset forgets everything: a new leader starts from a fresh list.
 func (r *Mode) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.index, r.listed, r.work, r.pending = map[string]nsObjects{}, map[kube.Scope]bool{}, map[string]*nsWork{}, map[string]string{}
-}
-
-// Synced takes a complete list of one scope. Once every scope is listed, the workloads
-// of each are swept; a later list (after an expired watch) sweeps its scope again.
-func (r *Mode) Synced(scope kube.Scope, items []Seen) {
-	r.mu.Lock()
-	seen := make(map[string]bool, len(items))
-	for _, it := range items {
-		seen[it.key()] = true
-		r.putLocked(it, &it.info)
-	}
-	for ns, objs := range r.index {
-		for key := range objs {
-			plural, name, _ := strings.Cut(key, "/")
-			if full := plural + "/" + ns + "/" + name; scope.Covers(full) && !seen[full] {
-				delete(objs, key)
-			}
-		}
-		if len(objs) == 0 {
-			delete(r.index, ns)
-		}
-	}
-	r.listed[scope] = true
-	ready := r.allSyncedLocked()
-	if ready {
-		for _, s := range r.cfg.Scopes {
-			if s == scope || len(r.listed) == len(r.cfg.Scopes) {
-				r.workLocked(s.Namespace).sweep = true
-				if r.legacy.Load() && r.key.Load() != nil {
-					r.legacySweeps[s.Namespace] = true
-				}
-			}
-		}
-	}
-	r.mu.Unlock()
-	if ready {
-		r.poke()
-	}
-}
-
-// allSyncedLocked reports whether every scope has been listed; mu must be held.
-func (r *Mode) allSyncedLocked() bool {
-	for _, s := range r.cfg.Scopes {
-		if !r.listed[s] {
-			return false
-		}
-	}
-	return true
-}
-
-// workLocked returns the work of ns, creating it; mu must be held.
-func (r *Mode) workLocked(ns string) *nsWork {
-	w := r.work[ns]
-	if w == nil {
-		w = &nsWork{changed: map[string]*digests{}}
-		r.work[ns] = w
-	}
-	return w
-}
-
-// Changed takes one watch event. A change of content has its namespace's workloads
-// checked; a change of metadata only does not.
-func (r *Mode) Changed(eventType string, s Seen) {
-	key := s.key()
-	info := s.info
-	r.mu.Lock()
-	var prev sourceInfo
-	var had bool
-	if eventType == "DELETED" {
-		prev, had = r.putLocked(s, nil)
-		info = sourceInfo{}
-	} else {
-		prev, had = r.putLocked(s, &info)
-	}
-	if !r.allSyncedLocked() || (had && prev.d != nil && info.d != nil && prev.d.full == info.d.full) {
-		r.mu.Unlock()
-		return
-	}
-	w := r.workLocked(s.namespace)
-	if _, ok := w.changed[key]; !ok {
-		w.changed[key] = prev.d // the oldest content since the last check
-	}
-	r.mu.Unlock()
-	r.poke()
 }
 
 // poke wakes CheckWorkloads.
@@ -211,6 +168,7 @@ func (r *Mode) poke() {
 func (r *Mode) CheckWorkloads(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer r.stopPauses()
 	for {
 		select {
 		case <-ctx.Done():
@@ -255,8 +213,8 @@ func (r *Mode) checkNamespace(ctx context.Context, ns string, w *nsWork) {
 	case <-ctx.Done():
 		return
 	}
-	if !r.leading() {
-		return // a new leader lists everything again
+	if !r.leading() || r.cfg.Options.WebhookURL != "" {
+		return // a new leader lists everything again; with --webhook-url no workload is touched
 	}
 	err := r.check(ctx, ns, w)
 	if err == nil {
@@ -286,9 +244,11 @@ func (r *Mode) requeue(ns string, w *nsWork) {
 		r.mu.Lock()
 		into := r.workLocked(ns)
 		into.sweep = into.sweep || w.sweep
-		for k, d := range w.changed {
-			if _, ok := into.changed[k]; !ok {
-				into.changed[k] = d
+		for k, c := range w.changed {
+			if later, ok := into.changed[k]; !ok {
+				into.changed[k] = c
+			} else {
+				*later = *c // what it was before the older work
 			}
 		}
 		r.mu.Unlock()
@@ -296,14 +256,32 @@ func (r *Mode) requeue(ns string, w *nsWork) {
 	})
 }
 
-// hasReloaderAnnotation is a quick filter: whether w or its template carries any.
-func hasReloaderAnnotation(w *workloadObj) bool {
-	for _, a := range []map[string]string{w.Metadata.Annotations, w.Spec.Template.Metadata.Annotations} {
-		for k := range a {
-			if strings.Contains(k, "reloader.stakater.com/") {
-				return true
-			}
-		}
+// optsIn is a quick filter: whether w or its template carries any of the annotations
+// that opt in (with --auto-reload-all, any workload but a Job or CronJob does).
+func (r *Mode) optsIn(w *workloadObj) bool {
+	if r.rules.autoReloadAll && w.Kind != "Job" && w.Kind != "CronJob" {
+		return true
 	}
-	return false
+	k := r.rules.keys
+	keys := []string{k.Auto, k.Search, k.Reload[0], k.Reload[1], k.TypedAuto[0], k.TypedAuto[1]}
+	return hasAny(w.Metadata.Annotations, keys...) || w.Kind != "Job" && hasAny(w.Spec.Template.Metadata.Annotations, keys...)
+}
+
+// skippedKind reports, once per kind and reason, a kind of workload that could not be
+// listed: its workloads are not restarted until it can be.
+func (r *Mode) skippedKind(kind string, err error) {
+	r.warnOnce("list/"+kind, fmt.Sprintf("Could not list %ss: they are not restarted (install their API, grant list on them, or leave them out with --ignored-workload-types)",
+		strings.ToLower(kind)), err)
+}
+
+// warnOnce logs msg with err the first time what fails so, and again only if the error
+// changes: what the operator must grant is said once, not at every check.
+func (r *Mode) warnOnce(what, msg string, err error) {
+	r.mu.Lock()
+	first := r.skipped[what] != err.Error()
+	r.skipped[what] = err.Error()
+	r.mu.Unlock()
+	if first {
+		r.log.Warn(msg, "err", err)
+	}
 }

@@ -5,13 +5,13 @@
 package reloader
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 
 	"cuscon/internal/kube"
 	"cuscon/internal/labels"
-	"cuscon/internal/restart"
 )
 
 // Planned is what a change of one object would do to one workload.
@@ -45,15 +45,18 @@ func Plan(ctx context.Context, c *kube.Client, cfg Config, objects []Seen, self 
 			kinds = append(kinds, scope.Resource)
 		}
 	}
-	lists := newListCache()
+	cfg.Options.Strategy = cmp.Or(cfg.Options.Strategy, StrategyEnvVars)
+	m := &Mode{cfg: cfg, rules: cfg.Options.rules(), kinds: cfg.Options.kinds(), lists: newListCache(), filter: newNSFilter(cfg.Options)}
 	var out []Planned
 	for _, scope := range cfg.Scopes {
-		if scope.Resource != kube.ConfigMaps {
+		if scope.Resource != kube.ConfigMaps && slices.ContainsFunc(cfg.Scopes, func(s kube.Scope) bool {
+			return s.Resource == kube.ConfigMaps && s.Namespace == scope.Namespace
+		}) {
 			continue // every namespace once
 		}
-		err := listWorkloads(ctx, c, scope.Namespace, func(w *workloadObj) {
-			if hasReloaderAnnotation(w) {
-				out = append(out, planWorkload(w, index[w.Metadata.Namespace], lists, kinds, cfg.Overrides, self)...)
+		err := listWorkloads(ctx, c, scope.Namespace, m.kinds, false, nil, func(w *workloadObj) {
+			if m.optsIn(w) && !m.filter.ignore[w.Metadata.Namespace] {
+				out = append(out, m.planWorkload(w, index[w.Metadata.Namespace], kinds, self)...)
 			}
 		})
 		if err != nil {
@@ -65,17 +68,19 @@ func Plan(ctx context.Context, c *kube.Client, cfg Config, objects []Seen, self 
 
 // planWorkload plans one workload: one row for each object of the kinds watched that
 // it opted in to, with how it uses it.
-func planWorkload(w *workloadObj, objs sourceLookup, lists *listCache, kinds []kube.Resource, overrides []string, self kube.Workload) []Planned {
+func (m *Mode) planWorkload(w *workloadObj, objs sourceLookup, kinds []kube.Resource, self kube.Workload) []Planned {
 	t := w.ref()
-	value, set := w.Metadata.Annotations[restart.StrategyAnnotation]
-	strategy, err := restart.ChooseStrategy(value, set, "rollout", overrides)
+	if w.Kind == "Job" && kube.ControllerOf(&w.Metadata) != nil {
+		return nil
+	}
+	strategy, err := m.strategyOf(w)
 	refused, sel := "", ""
 	switch {
 	case t == self:
 		refused, strategy = t.String()+" runs cuscon itself; not restarted", ""
 	case err != nil:
 		refused = fmt.Sprintf("%s: %v", t, err)
-	case strategy != "rollout":
+	case strategy == "delete" || strategy == "evict":
 		sel = w.Spec.Selector.String()
 		if err := labels.Check(sel); err != nil {
 			refused = fmt.Sprintf("the pods of %s, selected by %q: %v", t, sel, err)
@@ -84,7 +89,8 @@ func planWorkload(w *workloadObj, objs sourceLookup, lists *listCache, kinds []k
 	}
 	var rows []Planned
 	for _, res := range kinds {
-		concerns, err := optedIn(w, res, objs, lists)
+		rec, _ := parseView(w.Metadata.Annotations[AppliedConfigsAnnotation])
+		concerns, err := optedIn(w, res, objs, m.lists, m.rules, rec)
 		if err != nil {
 			rows = append(rows, Planned{Namespace: t.Namespace, Object: "-", Why: t.String(), Refused: err.Error()})
 			continue
@@ -97,6 +103,12 @@ func planWorkload(w *workloadObj, objs sourceLookup, lists *listCache, kinds []k
 			case info.d == nil && !c.use.optional:
 				row.Strategy = ""
 				row.Note = "does not exist, or --watch-selector leaves it out: nothing to compare; creating it restarts nothing (the pods wait for it)"
+			case info.d == nil && c.named && !m.rules.onCreate:
+				row.Strategy = ""
+				row.Note = "does not exist: creating it restarts nothing (--reload-on-create is off)"
+			case info.d == nil && c.named:
+				row.Restarts = []string{t.String()}
+				row.Note = "does not exist yet: creating it restarts the workload (--reload-on-create)"
 			case sel != "":
 				row.Selector = sel
 			default:

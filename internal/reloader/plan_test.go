@@ -18,8 +18,15 @@ import (
 // planned returns the rows of a workload, by object, with Why and Restarts kept.
 func planned(t *testing.T, w *workloadObj, objs sourceLookup, kinds ...kube.Resource) map[string]Planned {
 	t.Helper()
+	return plannedWith(t, Options{Strategy: StrategyRollout}, w, objs, kinds...)
+}
+
+// plannedWith is planned by a mode told o.
+func plannedWith(t *testing.T, o Options, w *workloadObj, objs sourceLookup, kinds ...kube.Resource) map[string]Planned {
+	t.Helper()
+	m := &Mode{cfg: Config{Options: o, Overrides: []string{"delete", "evict"}}, rules: o.rules(), lists: newListCache()}
 	out := map[string]Planned{}
-	for _, r := range planWorkload(w, objs, nil, kinds, []string{"delete", "evict"}, kube.Workload{}) {
+	for _, r := range m.planWorkload(w, objs, kinds, kube.Workload{}) {
 		_, dup := out[r.Object]
 		require.False(t, dup, "one row per object and workload: %s", r.Object)
 		out[r.Object] = r
@@ -56,9 +63,12 @@ func TestPlanOfAnOptedInWorkloadSaysHowItUsesEachObject(t *testing.T) {
 		{"an unknown strategy is refused", map[string]string{reloaderAuto: "true", restart.StrategyAnnotation: "recreate"}, usesAppConfig, []kube.Resource{kube.ConfigMaps},
 			map[string]Planned{"configmap/app-config": {Why: `Deployment/web: reloader.stakater.com/auto; volume "cfg"`,
 				Refused: `Deployment/web: cuscon.dev/strategy "recreate": want delete, evict or rollout; nothing restarted`}}},
-		{"a required object that does not exist restarts nothing", map[string]string{"configmap.reloader.stakater.com/reload": "gone"}, `{}`, []kube.Resource{kube.ConfigMaps},
-			map[string]Planned{"configmap/gone": {Why: "Deployment/web: configmap.reloader.stakater.com/reload",
+		{"a required object that does not exist restarts nothing", auto, `{"containers":[{"name":"a","envFrom":[{"configMapRef":{"name":"gone"}}]}]}`, []kube.Resource{kube.ConfigMaps},
+			map[string]Planned{"configmap/gone": {Why: `Deployment/web: reloader.stakater.com/auto; envFrom in "a"`,
 				Note: "does not exist, or --watch-selector leaves it out: nothing to compare; creating it restarts nothing (the pods wait for it)"}}},
+		{"an object only named that does not exist: its creation restarts nothing without --reload-on-create", map[string]string{"configmap.reloader.stakater.com/reload": "gone"}, `{}`, []kube.Resource{kube.ConfigMaps},
+			map[string]Planned{"configmap/gone": {Why: "Deployment/web: configmap.reloader.stakater.com/reload",
+				Note: "does not exist: creating it restarts nothing (--reload-on-create is off)"}}},
 		{"an optional one that does not exist: its creation rolls the workload", auto,
 			`{"containers":[{"name":"a","envFrom":[{"configMapRef":{"name":"maybe","optional":true}}]}]}`, []kube.Resource{kube.ConfigMaps},
 			map[string]Planned{"configmap/maybe": {Strategy: "rollout", Restarts: web, Why: `Deployment/web: reloader.stakater.com/auto; envFrom in "a" (optional)`}}},

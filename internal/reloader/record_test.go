@@ -89,7 +89,7 @@ func TestASecretChangedWhileCusconWasUpgradedStillRestartsItsWorkloads(t *testin
 		d := digestsOf(secret(pw), []byte("key"), true)
 		current, _ := viewOf(use, &d)
 		legacy, _ := viewOf(use, d.legacy)
-		return decideWorkload(recorded, workloadView{"secret/db": current}, workloadView{"secret/db": legacy}, nil, nil, "")
+		return decideWorkload(recorded, workloadView{"secret/db": current}, workloadView{"secret/db": legacy}, nil, nil, "", nil, rules{})
 	}
 	assert.Equal(t, wRecord, verdict("aHVudGVyMg==").kind, "unchanged: the record is rewritten keyed, nothing restarted")
 	rotated := verdict("c3Vuc2hpbmUx")
@@ -102,7 +102,7 @@ func TestARecordMadeWithAnotherDigestKeyIsRecordedAnew(t *testing.T) {
 	use := &use{keys: []string{"password"}}
 	lost, _ := viewOf(use, ptr(digestsOf(secret, []byte("the key that was lost"), false)))
 	fresh, _ := viewOf(use, ptr(digestsOf(secret, []byte("a new key"), false)))
-	v := decideWorkload(workloadView{"secret/db": lost}.String(), workloadView{"secret/db": fresh}, nil, nil, nil, "")
+	v := decideWorkload(workloadView{"secret/db": lost}.String(), workloadView{"secret/db": fresh}, nil, nil, nil, "", nil, rules{})
 	assert.Equal(t, wRecord, v.kind, "a lost key restarts nothing")
 	assert.Equal(t, []string{"secret/db"}, v.anew, "and says so")
 }

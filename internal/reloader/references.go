@@ -80,13 +80,20 @@ type use struct {
 	keys     []string // sorted; meaningful when !all
 	optional bool
 	via      []string // e.g. `volume "config"`, `envFrom in "app"`, `env LOG_LEVEL in "app"`
+	// containers are the regular containers that use it (mount, env, envFrom), in the
+	// order of the pod spec: where a restart's marker goes.
+	containers []string
 }
 
 // uses returns how spec uses each object it names, by "configmap/NAME" or "secret/NAME".
 // A volume counts only if a container (or init container) mounts it.
 func uses(spec *podSpec) map[string]*use {
 	out := map[string]*use{}
-	add := func(kind, name string, keys []keyPath, optional *bool, all bool, via string) {
+	order := map[string]int{}
+	for i, c := range spec.Containers {
+		order[c.Name] = i
+	}
+	add := func(kind, name string, keys []keyPath, optional *bool, all bool, via string, in ...string) {
 		if name == "" {
 			return
 		}
@@ -109,32 +116,38 @@ func uses(spec *podSpec) map[string]*use {
 		if !slices.Contains(u.via, via) {
 			u.via = append(u.via, via)
 		}
+		for _, c := range in {
+			if _, regular := order[c]; regular && !slices.Contains(u.containers, c) {
+				u.containers = append(u.containers, c)
+			}
+		}
 	}
-	mounted := map[string]bool{}
+	mounted := map[string][]string{} // volume → the containers that mount it
 	containers := append(append([]container(nil), spec.Containers...), spec.InitContainers...)
 	for i := range containers {
 		for _, m := range containers[i].VolumeMounts {
-			mounted[m.Name] = true
+			mounted[m.Name] = append(mounted[m.Name], containers[i].Name)
 		}
 	}
 	for _, v := range spec.Volumes {
-		if !mounted[v.Name] {
+		by := mounted[v.Name]
+		if len(by) == 0 {
 			continue
 		}
 		via := `volume "` + v.Name + `"`
 		if s := v.ConfigMap; s != nil {
-			add("configmap", s.Name, s.Items, s.Optional, false, via)
+			add("configmap", s.Name, s.Items, s.Optional, false, via, by...)
 		}
 		if s := v.Secret; s != nil {
-			add("secret", s.SecretName, s.Items, s.Optional, false, via)
+			add("secret", s.SecretName, s.Items, s.Optional, false, via, by...)
 		}
 		if v.Projected != nil {
 			for _, src := range v.Projected.Sources {
 				if s := src.ConfigMap; s != nil {
-					add("configmap", s.Name, s.Items, s.Optional, false, "projected "+via)
+					add("configmap", s.Name, s.Items, s.Optional, false, "projected "+via, by...)
 				}
 				if s := src.Secret; s != nil {
-					add("secret", s.Name, s.Items, s.Optional, false, "projected "+via)
+					add("secret", s.Name, s.Items, s.Optional, false, "projected "+via, by...)
 				}
 			}
 		}
@@ -147,18 +160,18 @@ func uses(spec *podSpec) map[string]*use {
 				continue
 			}
 			if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
-				add("configmap", r.Name, []keyPath{{Key: r.Key}}, r.Optional, false, "env "+e.Name+in)
+				add("configmap", r.Name, []keyPath{{Key: r.Key}}, r.Optional, false, "env "+e.Name+in, c.Name)
 			}
 			if r := e.ValueFrom.SecretKeyRef; r != nil {
-				add("secret", r.Name, []keyPath{{Key: r.Key}}, r.Optional, false, "env "+e.Name+in)
+				add("secret", r.Name, []keyPath{{Key: r.Key}}, r.Optional, false, "env "+e.Name+in, c.Name)
 			}
 		}
 		for _, e := range c.EnvFrom {
 			if r := e.ConfigMapRef; r != nil {
-				add("configmap", r.Name, nil, r.Optional, true, "envFrom"+in)
+				add("configmap", r.Name, nil, r.Optional, true, "envFrom"+in, c.Name)
 			}
 			if r := e.SecretRef; r != nil {
-				add("secret", r.Name, nil, r.Optional, true, "envFrom"+in)
+				add("secret", r.Name, nil, r.Optional, true, "envFrom"+in, c.Name)
 			}
 		}
 	}
@@ -167,6 +180,7 @@ func uses(spec *podSpec) map[string]*use {
 			u.keys = nil
 		}
 		slices.Sort(u.keys)
+		slices.SortFunc(u.containers, func(a, b string) int { return order[a] - order[b] })
 	}
 	return out
 }

@@ -22,6 +22,7 @@ func specOf(t *testing.T, js string) *podSpec {
 
 func TestUsesFindsEverySourceKind(t *testing.T) {
 	const app = `"containers":[{"name":"app"`
+	app0 := []string{"app"}
 	for _, row := range []struct {
 		name string
 		spec string
@@ -29,35 +30,38 @@ func TestUsesFindsEverySourceKind(t *testing.T) {
 	}{
 		{"configMap volume mounted: all keys",
 			`{"volumes":[{"name":"cfg","configMap":{"name":"app-config"}}],` + app + `,"volumeMounts":[{"name":"cfg"}]}]}`,
-			map[string]use{"configmap/app-config": {all: true, via: []string{`volume "cfg"`}}}},
+			map[string]use{"configmap/app-config": {all: true, via: []string{`volume "cfg"`}, containers: app0}}},
 		{"volume declared but mounted by no container: not used",
 			`{"volumes":[{"name":"cfg","configMap":{"name":"app-config"}}],` + app + `}]}`,
 			map[string]use{}},
 		{"configMap volume with items: those keys",
 			`{"volumes":[{"name":"cfg","configMap":{"name":"app-config","items":[{"key":"b","path":"b"},{"key":"a","path":"a"}]}}],` + app + `,"volumeMounts":[{"name":"cfg"}]}]}`,
-			map[string]use{"configmap/app-config": {keys: []string{"a", "b"}, via: []string{`volume "cfg"`}}}},
+			map[string]use{"configmap/app-config": {keys: []string{"a", "b"}, via: []string{`volume "cfg"`}, containers: app0}}},
 		{"secret volume, optional",
 			`{"volumes":[{"name":"s","secret":{"secretName":"db","optional":true}}],` + app + `,"volumeMounts":[{"name":"s"}]}]}`,
-			map[string]use{"secret/db": {all: true, optional: true, via: []string{`volume "s"`}}}},
+			map[string]use{"secret/db": {all: true, optional: true, via: []string{`volume "s"`}, containers: app0}}},
 		{"projected sources, with items",
 			`{"volumes":[{"name":"p","projected":{"sources":[{"configMap":{"name":"a","items":[{"key":"k","path":"k"}]}},{"secret":{"name":"b"}}]}}],` + app + `,"volumeMounts":[{"name":"p"}]}]}`,
-			map[string]use{"configmap/a": {keys: []string{"k"}, via: []string{`projected volume "p"`}}, "secret/b": {all: true, via: []string{`projected volume "p"`}}}},
+			map[string]use{"configmap/a": {keys: []string{"k"}, via: []string{`projected volume "p"`}, containers: app0}, "secret/b": {all: true, via: []string{`projected volume "p"`}, containers: app0}}},
 		{"env valueFrom key refs: one key each",
 			`{` + app + `,"env":[{"name":"LEVEL","valueFrom":{"configMapKeyRef":{"name":"app-config","key":"log.level"}}},{"name":"PW","valueFrom":{"secretKeyRef":{"name":"db","key":"password","optional":true}}},{"name":"PLAIN","value":"x"}]}]}`,
-			map[string]use{"configmap/app-config": {keys: []string{"log.level"}, via: []string{`env LEVEL in "app"`}},
-				"secret/db": {keys: []string{"password"}, optional: true, via: []string{`env PW in "app"`}}}},
+			map[string]use{"configmap/app-config": {keys: []string{"log.level"}, via: []string{`env LEVEL in "app"`}, containers: app0},
+				"secret/db": {keys: []string{"password"}, optional: true, via: []string{`env PW in "app"`}, containers: app0}}},
 		{"envFrom: all keys",
 			`{` + app + `,"envFrom":[{"configMapRef":{"name":"app-config"}},{"secretRef":{"name":"db"}}]}]}`,
-			map[string]use{"configmap/app-config": {all: true, via: []string{`envFrom in "app"`}}, "secret/db": {all: true, via: []string{`envFrom in "app"`}}}},
+			map[string]use{"configmap/app-config": {all: true, via: []string{`envFrom in "app"`}, containers: app0}, "secret/db": {all: true, via: []string{`envFrom in "app"`}, containers: app0}}},
 		{"init container and native sidecar (an init container that keeps running)",
 			`{"volumes":[{"name":"cfg","configMap":{"name":"side"}}],` + app + `}],"initContainers":[{"name":"migrate","envFrom":[{"configMapRef":{"name":"init"}}]},{"name":"proxy","restartPolicy":"Always","volumeMounts":[{"name":"cfg"}]}]}`,
 			map[string]use{"configmap/init": {all: true, via: []string{`envFrom in "migrate"`}}, "configmap/side": {all: true, via: []string{`volume "cfg"`}}}},
 		{"a key ref and a whole-object use of one ConfigMap: all keys",
 			`{` + app + `,"env":[{"name":"L","valueFrom":{"configMapKeyRef":{"name":"c","key":"k"}}}],"envFrom":[{"configMapRef":{"name":"c"}}]}]}`,
-			map[string]use{"configmap/c": {all: true, via: []string{`env L in "app"`, `envFrom in "app"`}}}},
+			map[string]use{"configmap/c": {all: true, via: []string{`env L in "app"`, `envFrom in "app"`}, containers: app0}}},
 		{"optional only while every reference is",
 			`{` + app + `,"env":[{"name":"A","valueFrom":{"configMapKeyRef":{"name":"c","key":"a","optional":true}}},{"name":"B","valueFrom":{"configMapKeyRef":{"name":"c","key":"b"}}}]}]}`,
-			map[string]use{"configmap/c": {keys: []string{"a", "b"}, via: []string{`env A in "app"`, `env B in "app"`}}}},
+			map[string]use{"configmap/c": {keys: []string{"a", "b"}, via: []string{`env A in "app"`, `env B in "app"`}, containers: app0}}},
+		{"the containers that use it, in the pod spec's order; init containers are not among them",
+			`{"volumes":[{"name":"cfg","configMap":{"name":"c"}}],"containers":[{"name":"a"},{"name":"b","envFrom":[{"configMapRef":{"name":"c"}}]},{"name":"c","volumeMounts":[{"name":"cfg"}]}],"initContainers":[{"name":"i","volumeMounts":[{"name":"cfg"}]}]}`,
+			map[string]use{"configmap/c": {all: true, via: []string{`volume "cfg"`, `envFrom in "b"`}, containers: []string{"b", "c"}}}},
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			got := map[string]use{}

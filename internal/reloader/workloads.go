@@ -1,29 +1,68 @@
-// workloads.go lists the Deployments, StatefulSets and DaemonSets of a namespace (or of
-// all) for the mode, one at a time and from the API server's watch cache, keeping none.
+// workloads.go lists the workloads of a namespace (or of all) for the mode, one kind at a
+// time, one item at a time, from the API server's watch cache, keeping none.
 
 package reloader
 
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
 	"cuscon/internal/kube"
 )
 
-// workloadKinds are the kinds the Reloader mode restarts, in the order they are listed.
-var workloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
+// workloadKinds are the kinds the mode can restart, in the order they are listed.
+var workloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "Rollout", "CronJob", "Job"}
 
-// listWorkloads calls fn with every Deployment, StatefulSet and DaemonSet in ns ("":
-// all), page by page, one item at a time. resourceVersion=0 has the API server answer
-// from its watch cache, without a round to etcd.
-func listWorkloads(ctx context.Context, c *kube.Client, ns string, fn func(*workloadObj)) error {
-	for _, kind := range workloadKinds {
-		_, err := kube.ListPages(ctx, c, kube.AppsCollectionPath(kind, ns), url.Values{"resourceVersion": {"0"}}, nil, func(w *workloadObj) {
+// optionalKinds may be out of reach without it being an error: the Rollout CRD may not
+// be installed, and an installation made before cuscon restarted Jobs and CronJobs may
+// not grant their list yet. Such a kind is skipped (and the caller told why).
+var optionalKinds = map[string]bool{"Rollout": true, "CronJob": true, "Job": true}
+
+// kinds lists the kinds the options have the mode restart.
+func (o Options) kinds() []string {
+	var out []string
+	for _, k := range workloadKinds {
+		switch {
+		case k == "Rollout" && o.ArgoRollouts != "true":
+		case o.IgnoresKind(k):
+		default:
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// listWorkloads calls fn with every workload of kinds in ns ("": all), page by page, one
+// item at a time. Unless consistent, resourceVersion=0 has the API server answer from
+// its watch cache as it is, which may not yet hold a workload created a moment before
+// the change being checked (each kind's cache lags on its own): a check for a change
+// asks for a consistent list, which the API server serves from etcd, or from its cache
+// once that has caught up. A CronJob's Job template's pod template is handed on as its
+// Spec.Template, the one every later step reads. An optional kind the API does not serve
+// (404) or does not let cuscon list (403) is skipped and reported to skipped.
+func listWorkloads(ctx context.Context, c *kube.Client, ns string, kinds []string, consistent bool, skipped func(kind string, err error), fn func(*workloadObj)) error {
+	q := url.Values{"resourceVersion": {"0"}}
+	if consistent {
+		q = nil
+	}
+	for _, kind := range kinds {
+		_, err := kube.ListPages(ctx, c, kube.AppsCollectionPath(kind, ns), q, nil, func(w *workloadObj) {
 			w.Kind = kind
+			if w.Spec.JobTemplate != nil {
+				w.Spec.Template = w.Spec.JobTemplate.Spec.Template
+				w.Spec.JobTemplate = nil
+			}
 			fn(w)
 		})
+		if code := kube.Code(err); optionalKinds[kind] && (code == http.StatusNotFound || code == http.StatusForbidden) {
+			if skipped != nil {
+				skipped(kind, err)
+			}
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("list %ss: %w", strings.ToLower(kind), err)
 		}

@@ -120,7 +120,7 @@ func (e *Executor) RestartBatch(app Lifetime, batch []Request) {
 	var order []string
 	groups := map[string][]*job{}
 	for _, req := range batch {
-		if req.Roll != nil && req.Strategy == "rollout" {
+		if req.Roll != nil && (req.Strategy == "rollout" || req.Roll.Apply != nil) {
 			e.rollDirectly(lt, req) // needs no pod list
 			continue
 		}

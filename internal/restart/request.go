@@ -25,7 +25,8 @@ type Request struct {
 	// Selector selects the pods (of Object's namespace); Strategy is delete, evict or
 	// rollout.
 	Selector, Strategy string
-	// Roll, with the rollout strategy, is a workload rolled directly, with no pod list.
+	// Roll is a workload restarted directly, with no pod list: rolled (the rollout
+	// strategy), or as Roll.Apply says.
 	Roll *Roll
 	// Only, when set, limits the restart to these pod uids: what an earlier round left.
 	Only []string
@@ -37,11 +38,16 @@ type Request struct {
 	Done func(ctx context.Context, res Result)
 }
 
-// Roll is a workload to roll directly, and what to write on its own metadata in the
+// Roll is a workload to restart directly, and what to write on its own metadata in the
 // same patch (so that both happen or neither).
 type Roll struct {
 	Workload    kube.Workload
 	Annotations map[string]string
+	// Apply, when set, restarts the workload instead of the rollout's stamp, e.g. with
+	// stakater/Reloader's markers, or by running a CronJob's Job now; it writes
+	// Annotations itself. It returns what was done, for logs and Events ("rolled with
+	// the annotations strategy"), or why it could not be: that stays owed.
+	Apply func(ctx context.Context, dryRun bool) (string, error)
 }
 
 // Result is how a request ended: refused (the API refused the selector), dropped (this

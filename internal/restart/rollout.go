@@ -136,11 +136,17 @@ func (e *Executor) rollDirectly(lt Lifetime, req Request) {
 	case w == guard.Self:
 		problem = fmt.Sprintf("%s runs cuscon itself; not restarted", w)
 		log.Error(problem)
+	case req.Roll.Apply != nil:
+		problem = e.apply(lt, w, req.Roll.Apply, log, req.Why)
 	default:
 		problem = e.rollOne(lt, w, req.Roll.Annotations, log, req.Why)
 	}
 	if problem == "" {
-		e.events.Normal(req.Object, "Restarted", fmt.Sprintf("Restarted %s by rolling it: %s", w, req.Why))
+		how := " by rolling it"
+		if req.Roll.Apply != nil {
+			how = ""
+		}
+		e.events.Normal(req.Object, "Restarted", fmt.Sprintf("Restarted %s%s: %s", w, how, req.Why))
 		e.metrics.Restarts.Inc("strategy", req.Strategy, "result", "ok")
 		e.metrics.Reaction.Observe(time.Since(req.Seen).Seconds())
 	} else {
@@ -149,6 +155,26 @@ func (e *Executor) rollDirectly(lt Lifetime, req Request) {
 		res.Owed = &Owed{All: true}
 	}
 	req.Done(lt.Send, res)
+}
+
+// apply restarts one workload as the request's Apply says, within the rate limit, logs
+// and reports it on the workload, and returns what went wrong ("" if it was done).
+func (e *Executor) apply(lt Lifetime, w kube.Workload, apply func(context.Context, bool) (string, error), log *slog.Logger, why string) string {
+	done, err := "", e.throttle(lt, log)
+	if err == nil {
+		done, err = apply(lt.Send, e.opts.DryRun)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("Could not restart %s: %v", w, err)
+		log.Error(msg, "err", err)
+		return msg
+	}
+	if e.opts.DryRun {
+		done += " (dry run)"
+	}
+	log.Info(fmt.Sprintf("%s was restarted: %s", w, done), "reason", why)
+	e.events.Normal(w.Ref(), "Restarted", "Restarted ("+done+"): "+why)
+	return ""
 }
 
 // pausedProblem is what a paused Deployment leaves owed.

@@ -21,8 +21,17 @@ import (
 	"cuscon/internal/envflag"
 )
 
-// LoggerFor returns a logger writing to w in format at the named level (info, debug...).
+// LoggerFor returns a logger writing to w in format at the named level (info, debug...;
+// stakater/Reloader's names too: trace is debug, warning warn, fatal and panic error).
 func LoggerFor(w io.Writer, format, level string) (*slog.Logger, error) {
+	switch strings.ToLower(level) {
+	case "trace":
+		level = "debug"
+	case "warning":
+		level = "warn"
+	case "fatal", "panic":
+		level = "error"
+	}
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
@@ -30,10 +39,11 @@ func LoggerFor(w io.Writer, format, level string) (*slog.Logger, error) {
 	return NewLogger(w, format, l)
 }
 
-// NewLogger returns a logger writing to w in format "text" (the article's) or "json".
+// NewLogger returns a logger writing to w in format "text" (the article's; "", as
+// Reloader's default) or "json".
 func NewLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
 	switch format {
-	case "text":
+	case "text", "":
 		return slog.New(&articleHandler{w: w, mu: &sync.Mutex{}, level: level}), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil

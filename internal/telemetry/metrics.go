@@ -37,6 +37,8 @@ type Metrics struct {
 	Restarts, Pods, Reaction, RestartsOwed, PodsOwed *Family
 	SyncWrites, Reloads                              *Family
 	EventsDropped                                    *Family
+	ReloaderChecks, ReloaderCheckSeconds             *Family
+	ReloaderReloads, Alerts                          *Family
 }
 
 // NewMetrics returns a registry with build info set (version is the build's) and the
@@ -63,6 +65,10 @@ func NewMetrics(version string) *Metrics {
 	m.SyncWrites = counter("cuscon_sync_writes_total", "cuscon sync: configurations written into the directory, or refused (result).")
 	m.Reloads = counter("cuscon_reloads_total", "cuscon sync: reloads of the app, by result (ok, failed).")
 	m.EventsDropped = counter("cuscon_events_dropped_total", "Events not posted because too many were waiting (a share per namespace).")
+	m.ReloaderChecks = counter("cuscon_reloader_checks_total", "Reloader mode: checks of a namespace's workloads, by sweep (true: every workload against everything; false: against the objects that changed).")
+	m.ReloaderCheckSeconds = histogram("cuscon_reloader_check_seconds", "Reloader mode: time a check of a namespace's workloads took.", requestBuckets)
+	m.ReloaderReloads = counter("reloader_reload_executed_total", "Reloader mode, under stakater/Reloader's own name: workload restarts carried out, by success (true, false).")
+	m.Alerts = counter("cuscon_alerts_total", "Reloader mode: alerts (alert) and --webhook-url posts (webhook) sent, failed or dropped (a full queue), by result.")
 	m.BuildInfo.Set(1, "version", version, "goversion", runtime.Version())
 	m.Leader.Set(1)
 	return m

@@ -158,6 +158,7 @@ func Serve(ctx context.Context, addr string, lim Limits, healthy, ready func() (
 		}
 	}
 	mux.Handle("/healthz", probe(healthy))
+	mux.Handle("/live", probe(healthy)) // stakater/Reloader's name, which its chart probes
 	mux.Handle("/readyz", probe(ready))
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", ContentType)
