@@ -108,7 +108,7 @@ func runController(ctx context.Context, cfg config, logOut io.Writer) error {
 		reloaderNotes(cfg, log)
 	}
 	if cfg.Reloader.EnablePprof {
-		if err := servePprof(ctx, cfg.Reloader.PprofAddr, log); err != nil {
+		if err := telemetry.ServeProfiles(ctx, cfg.Reloader.PprofAddr, log); err != nil {
 			return err
 		}
 	}

@@ -9,11 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"time"
 
 	"cuscon/internal/alert"
@@ -124,27 +120,4 @@ func reloaderNotes(cfg config, log *slog.Logger) {
 	if o.WebhookURL != "" {
 		log.Warn("--webhook-url is set: nothing is restarted; each change is posted to the webhook instead")
 	}
-}
-
-// servePprof serves Go's profiles on addr until ctx ends (--enable-pprof): only there,
-// never beside /metrics.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("--pprof-addr: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { <-ctx.Done(); _ = srv.Close() }()
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("pprof server stopped", "err", err)
-		}
-	}()
-	return nil
 }

@@ -13,6 +13,8 @@ start=$SECONDS
 mapfile -t units < <(go list ./... | grep -v '/e2e$')
 echo "test.sh: unit tests of ${#units[@]} packages" >&2
 go test -race -count=1 "$@" "${units[@]}"
+# The profile server is built only with -tags pprof (the shipped binary leaves it out).
+go test -count=1 -tags pprof -run Profiles ./internal/telemetry
 echo "test.sh: unit tests took $((SECONDS - start))s; end-to-end tests on the plane, each as it finishes:" >&2
 e2e=$SECONDS
 CUSCON_PLANE_BIN="$bin" CUSCON_HELM="$helm" CUSCON_PROMTOOL="$promtool" CUSCON_E2E=1 \
