@@ -53,6 +53,9 @@ type config struct {
 	RateLimit          int
 	DryRun             bool
 	ShutdownTimeout    time.Duration
+	// PodCache keeps the pods in scope known (internal/podcache), so that a restart
+	// needs no pod LIST.
+	PodCache bool
 
 	// State and election: what survives a restart of cuscon, and who acts.
 	State          string
@@ -128,6 +131,7 @@ func controllerFlags(c *config, showVersion *bool, getenv func(string) string, o
 	s.Duration(&c.Debounce, "debounce", "CUSCON_DEBOUNCE", 2*time.Second, "changes within this long after a restart of the same pods wait for its end and run together")
 	s.Int(&c.RateLimit, "rate-limit", "CUSCON_RATE_LIMIT", 120, "at most this many restart actions (pods, workloads) a minute (0: no limit)")
 	s.Bool(&c.DryRun, "dry-run", "CUSCON_DRY_RUN", false, "decide and log everything, send every write with dryRun=All, change nothing")
+	s.Bool(&c.PodCache, "pod-cache", "CUSCON_POD_CACHE", true, "know the pods in scope from a metadata-only watch (needs watch on pods), so that a restart sends its DELETEs without listing the pods first; without the right, pods are listed as before")
 	s.Duration(&c.ShutdownTimeout, "shutdown-timeout", "CUSCON_SHUTDOWN_TIMEOUT", 10*time.Second, "on SIGTERM, how long requests under way may finish")
 	s.Group("State and election")
 	s.String(&c.State, "state", "CUSCON_STATE", "annotation", "where the last applied content hash is kept: annotation (on the object, survives restarts) or memory")
@@ -240,6 +244,9 @@ func (c *config) asReloader(s *envflag.Set, getenv func(string) string) {
 	}
 	if !s.IsSet("lease-name") {
 		c.LeaseName = "stakater-reloader-lock"
+	}
+	if !s.IsSet("pod-cache") { // Reloader's chart grants nothing on pods: watching them would only be refused
+		c.PodCache = false
 	}
 	if !s.IsSet("lease-namespace") {
 		c.LeaseNamespace = cmp.Or(c.PodNamespace, kube.ServiceAccountNamespace(c.Connection.ServiceAccountDir), getenv("RELOADER_NAMESPACE"))

@@ -59,7 +59,7 @@ func TestEveryFlagHasAnEnvironmentTwinThatSetsItsDefault(t *testing.T) {
 		"CUSCON_LEASE_NAME": "l", "CUSCON_LEASE_NAMESPACE": "ops", "POD_NAME": "cuscon-0", "POD_NAMESPACE": "ops",
 		"CUSCON_OVERRIDE_STRATEGIES": "evict", "CUSCON_DIGEST_KEY_SECRET": "k",
 		"CUSCON_API_URL": "http://127.0.0.1:9001", "CUSCON_LISTEN_ADDRESS": ":9090", "CUSCON_LOG_FORMAT": "json", "CUSCON_LOG_LEVEL": "debug",
-		"CUSCON_RELOAD_STRATEGY": "annotations",
+		"CUSCON_RELOAD_STRATEGY": "annotations", "CUSCON_POD_CACHE": "false",
 	}
 	c, err := parseConfig(nil, env(twins), &bytes.Buffer{})
 	require.NoError(t, err)
@@ -156,6 +156,7 @@ func TestStartedAsReloadersChartStartsItReloadersDefaultsApply(t *testing.T) {
 	assert.True(t, c.AsReloader && c.ReloaderAnnotations && c.Secrets && c.AllNamespaces)
 	assert.Equal(t, ":9090", c.Telemetry.ListenAddress, "Reloader's port, for its chart's probes")
 	assert.Equal(t, "stakater-reloader-lock", c.LeaseName)
+	assert.False(t, c.PodCache, "Reloader's chart grants nothing on pods")
 	assert.Equal(t, "reloader", c.LeaseNamespace)
 	assert.False(t, c.LeaderElect)
 	assert.Equal(t, "annotations", c.Reloader.Strategy)

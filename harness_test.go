@@ -36,6 +36,9 @@ func startCuscon(t *testing.T, f *kubetest.API, edit func(*config)) (log *kubete
 	cfg.ReadyTimeout, cfg.EvictTimeout, cfg.ShutdownTimeout = waitTimeout, waitTimeout, 2*time.Second
 	cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod = 2*time.Second, time.Second, 20*time.Millisecond
 	cfg.tuning = tuning{backoff: testBackoff, watch: kubetestWatch(), pollInterval: 5 * time.Millisecond}
+	// The fake serves no pod watches, and its pod-list faults are aimed at a restart's
+	// list: these tests take the path without the pod cache (e2e covers the cache).
+	cfg.PodCache = false
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -20,6 +20,7 @@ import (
 	"cuscon/internal/alert"
 	"cuscon/internal/kube"
 	"cuscon/internal/lease"
+	"cuscon/internal/podcache"
 	"cuscon/internal/reloader"
 	"cuscon/internal/restart"
 	"cuscon/internal/syncer"
@@ -130,6 +131,9 @@ type app struct {
 	watchers []*kube.Watcher[seen]
 	ctl      *controller
 	mode     *reloader.Mode // nil without --reloader-annotations
+	// podCache knows the pods in scope through podWatchers (nil without --pod-cache).
+	podCache    *podcache.Cache
+	podWatchers []*kube.Watcher[podcache.Pod]
 	// namespaces watches the namespaces --namespace-selector selects (nil without).
 	namespaces *kube.Watcher[string]
 	alerts     *alert.Sender // nil without Reloader's alerts or --webhook-url
@@ -166,7 +170,18 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 			LeaseDuration: cfg.LeaseDuration, RenewDeadline: cfg.RenewDeadline, RetryPeriod: cfg.RetryPeriod}, a.resync, log, m)
 		leading, actingUntil = a.elector.IsLeader, a.elector.ActingUntil
 	}
-	pods := &pods{client: client, dryRun: cfg.DryRun, deleteUnowned: cfg.DeleteUnownedPods, self: newSelfFinder(client, cfg.PodNamespace, cfg.Identity)}
+	pods := &pods{client: client, dryRun: cfg.DryRun, deleteUnowned: cfg.DeleteUnownedPods, self: newSelfFinder(client, cfg.PodNamespace, cfg.Identity),
+		lookups: m.PodLookups}
+	if cfg.PodCache {
+		pods.known = podcache.New(m.PodCachePods)
+		a.podCache = pods.known
+		opts := cfg.tuning.watch
+		opts.MetadataOnly, opts.Optional, opts.FieldSelector = true, true, podcache.FieldSelector
+		for _, ns := range cfg.namespacesInScope() { // not in /readyz: without it, pods are listed as before
+			a.podWatchers = append(a.podWatchers, kube.NewWatcher(client, kube.Scope{Resource: kube.Pods, Namespace: ns}, opts,
+				podcache.Summarize, kube.Handler[podcache.Pod](pods.known), log, m, nil))
+		}
+	}
 	a.exec = restart.NewExecutor(client, pods, restart.Options{DryRun: cfg.DryRun, MaxUnavailable: cfg.MaxUnavailable,
 		ReadyTimeout: cfg.ReadyTimeout, EvictTimeout: cfg.EvictTimeout, RateLimit: cfg.RateLimit,
 		Backoff: cfg.tuning.backoff, PollInterval: cfg.tuning.pollInterval}, actingUntil, a.events, m, log)
@@ -196,6 +211,12 @@ func (a *app) resync() {
 	}
 	if a.namespaces != nil {
 		a.namespaces.Resync()
+	}
+	if a.podCache != nil {
+		a.podCache.Forget()
+		for _, w := range a.podWatchers {
+			w.Resync()
+		}
 	}
 }
 
@@ -232,6 +253,9 @@ func (a *app) runParts(ctx context.Context) {
 	}
 	if a.namespaces != nil {
 		start(a.namespaces.Watch)
+	}
+	for _, w := range a.podWatchers {
+		start(w.Watch)
 	}
 	if a.mode != nil {
 		start(a.mode.CheckWorkloads)

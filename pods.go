@@ -17,7 +17,9 @@ import (
 
 	"cuscon/internal/kube"
 	"cuscon/internal/labels"
+	"cuscon/internal/podcache"
 	"cuscon/internal/restart"
+	"cuscon/internal/telemetry"
 )
 
 // podRequestTimeout bounds one pod list or DELETE: a hung namespace is given up on (and
@@ -31,6 +33,34 @@ type pods struct {
 	// deleteUnowned also deletes pods with no controlling owner, which nothing recreates.
 	deleteUnowned bool
 	self          *selfFinder
+	// known are the pods a metadata-only watch keeps (nil: none): a restart finds its
+	// pods there, without a LIST, once the watch has listed.
+	known *podcache.Cache
+	// lookups counts Find's answers by source (cache, list); nil: not counted.
+	lookups *telemetry.Family
+}
+
+// Find returns the pods of ns that sel selects for a restart: from the pods known, if
+// the watch of ns has listed them, else from the API. A selector that labels.Check
+// refuses is never used.
+func (p *pods) Find(ctx context.Context, ns, sel string) ([]kube.Pod, error) {
+	if err := labels.Check(sel); err != nil {
+		return nil, err
+	}
+	if p.known != nil {
+		if found, ok := p.known.Find(ns, sel); ok {
+			p.counted("cache")
+			return found, nil
+		}
+	}
+	p.counted("list")
+	return p.List(ctx, ns, sel)
+}
+
+func (p *pods) counted(source string) {
+	if p.lookups != nil {
+		p.lookups.Inc("source", source)
+	}
 }
 
 // List returns every pod in ns that sel matches. A selector that labels.Check refuses

@@ -114,6 +114,17 @@ func (c config) scopes() []kube.Scope {
 	return out
 }
 
+// namespacesInScope lists the namespaces watched, once each ("": all).
+func (c config) namespacesInScope() []string {
+	var out []string
+	for _, s := range c.scopes() {
+		if !slices.Contains(out, s.Namespace) {
+			out = append(out, s.Namespace)
+		}
+	}
+	return out
+}
+
 // splitList splits a comma-separated list, dropping blanks and repeats.
 func splitList(s string) []string {
 	var out []string

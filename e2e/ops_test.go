@@ -64,8 +64,14 @@ func TestReadyzFailsWhileTheProxyIsDownAndRecovers(t *testing.T) {
 
 func TestMetricsParseStrictlyAndMoveWhenARestartHappens(t *testing.T) {
 	c := newCluster(t)
-	before := c.scrape(suite.health)
 	frontend := c.uids("frontend")
+	// The pod cache has listed and its watch is open once it knows every pod of the
+	// namespace; from then on a restart finds its pods without a LIST.
+	c.eventually("the pod cache to know the namespace's pods", func() bool {
+		all := strings.Fields(c.kubectl("get", "pods", "-n", c.ns, "-o", "name"))
+		return promtext.Value(c.scrape(suite.health), "cuscon_pod_cache_pods") >= float64(len(all))
+	})
+	before := c.scrape(suite.health)
 	c.changeFrontendConfig("counted")
 	c.waitReplaced("frontend", frontend, 3)
 	c.waitLog("Restarted 3 of 3 pods matching app=frontend", 1)
@@ -77,6 +83,8 @@ func TestMetricsParseStrictlyAndMoveWhenARestartHappens(t *testing.T) {
 	assert.Equal(t, 1.0, delta("cuscon_restarts_total", "strategy", "delete", "result", "ok"))
 	assert.Equal(t, 1.0, delta("cuscon_reaction_seconds_count"))
 	assert.Equal(t, 3.0, delta("cuscon_api_requests_total", "verb", "DELETE", "code", "200"))
+	assert.Equal(t, 1.0, delta("cuscon_pod_lookups_total", "source", "cache"), "the pods were known")
+	assert.Equal(t, 0.0, delta("cuscon_pod_lookups_total", "source", "list"), "no pod LIST on the way to the DELETEs")
 	assert.GreaterOrEqual(t, delta("cuscon_watch_events_total", "resource", "configmaps", "type", "MODIFIED"), 1.0)
 	assert.Equal(t, 1.0, promtext.Value(after, "cuscon_leader"))
 	t.Logf("reaction: %.1f ms for 3 pods", 1000*delta("cuscon_reaction_seconds_sum"))

@@ -59,7 +59,7 @@ func newTransport() *http.Transport {
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   16,
+		MaxIdleConnsPerHost:   64, // a change's DELETEs go at once (restart.Options.Parallel)
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: requestTimeout,
@@ -77,6 +77,18 @@ func (c *Client) url(path string, query url.Values) string {
 // send performs one request and returns the response when its code is 2xx; otherwise it
 // closes the body and returns an *APIError.
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, contentType string, body any) (*http.Response, error) {
+	return c.sendAs(ctx, method, path, query, contentType, "", body)
+}
+
+// Accept values that ask the API for objects' metadata only (PartialObjectMetadata),
+// which spares it and cuscon the rest of each object.
+const (
+	AcceptMetadata     = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+	AcceptMetadataList = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+)
+
+// sendAs is send with an Accept header ("": JSON).
+func (c *Client) sendAs(ctx context.Context, method, path string, query url.Values, contentType, accept string, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -89,7 +101,10 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
+	if accept == "" {
+		accept = "application/json"
+	}
+	req.Header.Set("Accept", accept)
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -143,11 +158,12 @@ func (c *Client) Patch(ctx context.Context, path, patchType string, patch any, d
 	return c.Call(ctx, http.MethodPatch, path, DryRunQuery(dryRun), patchType, patch, nil)
 }
 
-// GetStream GETs path and hands the 2xx body to read, bounded by requestTimeout.
-func (c *Client) GetStream(ctx context.Context, path string, query url.Values, read func(io.Reader) error) error {
+// GetStream GETs path and hands the 2xx body to read, bounded by requestTimeout; accept,
+// if not "", is the Accept header (AcceptMetadataList).
+func (c *Client) GetStream(ctx context.Context, path string, query url.Values, accept string, read func(io.Reader) error) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	resp, err := c.send(ctx, http.MethodGet, path, query, "", nil)
+	resp, err := c.sendAs(ctx, http.MethodGet, path, query, "", accept, nil)
 	if err != nil {
 		return err
 	}
@@ -155,9 +171,10 @@ func (c *Client) GetStream(ctx context.Context, path string, query url.Values, r
 	return read(resp.Body)
 }
 
-// Stream opens a long-lived GET (a watch) and returns its body for the caller to close.
-func (c *Client) Stream(ctx context.Context, path string, query url.Values) (io.ReadCloser, error) {
-	resp, err := c.send(ctx, http.MethodGet, path, query, "", nil)
+// Stream opens a long-lived GET (a watch) and returns its body for the caller to close;
+// accept, if not "", is the Accept header (AcceptMetadata).
+func (c *Client) Stream(ctx context.Context, path string, query url.Values, accept string) (io.ReadCloser, error) {
+	resp, err := c.sendAs(ctx, http.MethodGet, path, query, "", accept, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,11 @@ const pageSize = 500
 // has expired (410), the list starts over: restart, if not nil, is called first, so that
 // the caller drops what it kept; without restart the expiry is an error.
 func ListPages[T any](ctx context.Context, c *Client, path string, query url.Values, restart func(), fn func(*T)) (string, error) {
+	return ListPagesAs(ctx, c, path, query, "", restart, fn)
+}
+
+// ListPagesAs is ListPages with an Accept header (AcceptMetadataList: metadata only).
+func ListPagesAs[T any](ctx context.Context, c *Client, path string, query url.Values, accept string, restart func(), fn func(*T)) (string, error) {
 	q := url.Values{}
 	for k, v := range query {
 		q[k] = v
@@ -26,7 +31,7 @@ func ListPages[T any](ctx context.Context, c *Client, path string, query url.Val
 	q.Set("limit", strconv.Itoa(pageSize))
 	for {
 		var meta ListMeta
-		err := c.GetStream(ctx, path, q, func(body io.Reader) error {
+		err := c.GetStream(ctx, path, q, accept, func(body io.Reader) error {
 			var err error
 			meta, err = DecodeList(body, fn)
 			return err

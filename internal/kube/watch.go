@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -24,6 +25,13 @@ type Handler[T any] interface {
 	Synced(ctx context.Context, scope Scope, items []T)
 	// Changed gets each ADDED, MODIFIED or DELETED object, in stream order.
 	Changed(ctx context.Context, eventType string, item T)
+}
+
+// StreamHandler is a Handler that must know when its watch stream is open: between a
+// failure and the resumed watch's replay, what it learned may be behind (a cache must not
+// answer then). Connected(scope, true) follows each opened stream; false its end.
+type StreamHandler interface {
+	Connected(scope Scope, up bool)
 }
 
 // Summarize turns an object, data and all, into what a handler keeps of it. keep false
@@ -49,6 +57,12 @@ type WatchOptions struct {
 	// those after a loopback proxy refused the connection (default 0.1 s to 1 s): a
 	// refusal costs nothing and the sidecar is back within seconds.
 	Backoff, RefusedBackoff backoff.Policy
+	// MetadataOnly asks for the objects' metadata only (PartialObjectMetadata): their
+	// content is neither sent nor decoded.
+	MetadataOnly bool
+	// Optional: the caller can do without this watch; a refusal (403: no right to list or
+	// watch) is said once, then retried quietly.
+	Optional bool
 }
 
 // Watcher lists and watches the objects of one scope.
@@ -119,13 +133,19 @@ func (w *Watcher[T]) Watch(ctx context.Context) {
 	}
 	scope, plural := w.scope.String(), w.scope.Resource.Plural
 	rv := "" // empty: a list is needed before the next watch
-	lists, watches := 0, 0
+	lists, watches, refusals := 0, 0, 0
 	for ctx.Err() == nil {
 		w.health.Beat(scope)
 		if rv == "" {
 			items, listRV, err := w.List(ctx)
 			if err != nil {
-				w.log.Warn("Could not list "+plural+", retrying", "scope", scope, "err", err)
+				level := slog.LevelWarn
+				if w.opts.Optional && Code(err) == http.StatusForbidden {
+					if refusals++; refusals > 1 {
+						level = slog.LevelDebug
+					}
+				}
+				w.log.Log(ctx, level, "Could not list "+plural+", retrying"+w.optionalNote(), "scope", scope, "err", err)
 				wait(err)
 				continue
 			}
@@ -160,7 +180,13 @@ func (w *Watcher[T]) Watch(ctx context.Context) {
 				wait(err)
 			}
 		case err != nil:
-			w.log.Warn("Watch failed, resuming", "scope", scope, "resourceVersion", next, "err", err)
+			level := slog.LevelWarn
+			if w.opts.Optional && Code(err) == http.StatusForbidden {
+				if refusals++; refusals > 1 {
+					level = slog.LevelDebug
+				}
+			}
+			w.log.Log(ctx, level, "Watch failed, resuming"+w.optionalNote(), "scope", scope, "resourceVersion", next, "err", err)
 			rv = next
 			wait(err)
 		default:
@@ -181,7 +207,11 @@ func (w *Watcher[T]) List(ctx context.Context) ([]T, string, error) {
 		w.log.Info("List continue token expired, listing again", "scope", w.scope.String())
 		kept = nil
 	}
-	rv, err := ListPages(ctx, w.client, CollectionPath(w.scope.Resource, w.scope.Namespace), w.query(), restart, func(obj *Object) {
+	accept := ""
+	if w.opts.MetadataOnly {
+		accept = AcceptMetadataList
+	}
+	rv, err := ListPagesAs(ctx, w.client, CollectionPath(w.scope.Resource, w.scope.Namespace), w.query(), accept, restart, func(obj *Object) {
 		obj.Resource = w.scope.Resource
 		if item, keep := w.summarize(obj); keep {
 			kept = append(kept, item)
@@ -212,7 +242,11 @@ func (w *Watcher[T]) watch(ctx context.Context, rv string) (string, watchResult,
 	q.Set("watch", "true")
 	q.Set("resourceVersion", rv)
 	q.Set("allowWatchBookmarks", "true")
-	body, err := w.client.Stream(streamCtx, CollectionPath(w.scope.Resource, w.scope.Namespace), q)
+	accept := ""
+	if w.opts.MetadataOnly {
+		accept = AcceptMetadata
+	}
+	body, err := w.client.Stream(streamCtx, CollectionPath(w.scope.Resource, w.scope.Namespace), q, accept)
 	if Code(err) == 410 {
 		return rv, res, errExpired
 	}
@@ -224,6 +258,10 @@ func (w *Watcher[T]) watch(ctx context.Context, rv string) (string, watchResult,
 	scope := w.scope.String()
 	w.health.Connected(scope, true)
 	defer w.health.Connected(scope, false)
+	if sh, ok := w.handler.(StreamHandler); ok {
+		sh.Connected(w.scope, true)
+		defer sh.Connected(w.scope, false)
+	}
 	err = DecodeEvents(newIdleReader(body, w.opts.IdleTimeout, func() { cancel(nil) }), func(ev *WatchEvent) error {
 		w.health.Beat(scope)
 		w.metrics.WatchEvents.Inc("resource", w.scope.Resource.Plural, "type", ev.Type)
@@ -255,6 +293,14 @@ func (w *Watcher[T]) watch(ctx context.Context, rv string) (string, watchResult,
 		return rv, res, errResync
 	}
 	return rv, res, err
+}
+
+// optionalNote tells a reader of the log that cuscon works on without this watch.
+func (w *Watcher[T]) optionalNote() string {
+	if w.opts.Optional {
+		return " (optional: cuscon does without it meanwhile)"
+	}
+	return ""
 }
 
 // onResync calls fn when a resync is requested, until the returned stop is called.

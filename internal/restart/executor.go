@@ -27,7 +27,9 @@ type Options struct {
 	// MaxUnavailable paces delete and evict: that many pods at a time, each group
 	// waiting for replacements to be Ready (0: all at once).
 	MaxUnavailable int
-	// Parallel bounds the DELETEs or evictions in flight at once (default 8).
+	// Parallel bounds the DELETEs or evictions in flight at once (default 64: every pod
+	// of a change at once, as a user deleting them would; the rate limit, not this,
+	// paces a large change).
 	Parallel int
 	// ReadyTimeout bounds each wait for replacements; EvictTimeout bounds retrying
 	// evictions that a PodDisruptionBudget blocks.
@@ -60,7 +62,7 @@ type Executor struct {
 func NewExecutor(c *kube.Client, pods Pods, opts Options, leaseUntil func() time.Time,
 	events *kube.EventRecorder, m *telemetry.Metrics, log *slog.Logger) *Executor {
 	if opts.Parallel <= 0 {
-		opts.Parallel = 8
+		opts.Parallel = 64
 	}
 	if opts.PollInterval == 0 {
 		opts.PollInterval = time.Second
@@ -216,7 +218,7 @@ func (e *Executor) collect(lt Lifetime, jobs []*job) []*target {
 func (e *Executor) listJob(lt Lifetime, j *job) []kube.Pod {
 	bo := e.opts.Backoff.Start()
 	for attempt := 1; ; attempt++ {
-		pods, err := e.pods.List(lt.Send, j.req.Object.Namespace, j.req.Selector)
+		pods, err := e.pods.Find(lt.Send, j.req.Object.Namespace, j.req.Selector)
 		if err == nil {
 			return pods
 		}

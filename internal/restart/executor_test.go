@@ -227,6 +227,10 @@ func (p testPods) List(ctx context.Context, ns, sel string) ([]kube.Pod, error) 
 	return out, err
 }
 
+func (p testPods) Find(ctx context.Context, ns, sel string) ([]kube.Pod, error) {
+	return p.List(ctx, ns, sel)
+}
+
 func (p testPods) Delete(ctx context.Context, pod *kube.Pod) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -76,6 +76,10 @@ func (o *Owed) Count() int {
 // Pods is how the executor finds pods and restarts one; cuscon's main package gives it
 // (pods.go). Delete and Evict guard the pod by its uid and honour a dry run themselves.
 type Pods interface {
+	// Find returns the pods a restart of selector's pods in ns is to restart: from what
+	// is known already when it can (their status then unknown), else as List does.
+	Find(ctx context.Context, ns, selector string) ([]kube.Pod, error)
+	// List asks the API for the pods selector selects in ns, status and all.
 	List(ctx context.Context, ns, selector string) ([]kube.Pod, error)
 	Delete(ctx context.Context, p *kube.Pod) error
 	Evict(ctx context.Context, p *kube.Pod) error

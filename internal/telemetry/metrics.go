@@ -39,6 +39,7 @@ type Metrics struct {
 	EventsDropped                                    *Family
 	ReloaderChecks, ReloaderCheckSeconds             *Family
 	ReloaderReloads, Alerts                          *Family
+	PodLookups, PodCachePods                         *Family
 }
 
 // NewMetrics returns a registry with build info set (version is the build's) and the
@@ -69,6 +70,8 @@ func NewMetrics(version string) *Metrics {
 	m.ReloaderCheckSeconds = histogram("cuscon_reloader_check_seconds", "Reloader mode: time a check of a namespace's workloads took.", requestBuckets)
 	m.ReloaderReloads = counter("reloader_reload_executed_total", "Reloader mode, under stakater/Reloader's own name: workload restarts carried out, by success (true, false).")
 	m.Alerts = counter("cuscon_alerts_total", "Reloader mode: alerts (alert) and --webhook-url posts (webhook) sent, failed or dropped (a full queue), by result.")
+	m.PodLookups = counter("cuscon_pod_lookups_total", "Restarts' lookups of the pods a selector selects, by source: cache (the pod cache, no request) or list (a pod LIST: no cache, or its watch not open).")
+	m.PodCachePods = gauge("cuscon_pod_cache_pods", "Pods the pod cache knows (metadata only), across the namespaces in scope.")
 	m.BuildInfo.Set(1, "version", version, "goversion", runtime.Version())
 	m.Leader.Set(1)
 	return m

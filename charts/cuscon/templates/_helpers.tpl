@@ -173,10 +173,10 @@ already there. Empty values are left out. */}}
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: {{ if eq .Values.config.state "memory" }}["list", "watch"]{{ else }}["list", "watch", "patch"]{{ end }}
-# Pods: finding the selected ones, and deleting them (strategy delete, and rollout's pods without a workload).
+# Pods: finding the selected ones (watch: the pod cache), and deleting them (strategy delete, and rollout's pods without a workload).
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "delete"]
+  verbs: ["list", "watch", "delete"]
 # Events on the ConfigMap: what was restarted, or why not.
 - apiGroups: [""]
   resources: ["events"]
