@@ -193,6 +193,9 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	for _, scope := range cfg.scopes() {
 		opts := cfg.tuning.watch
 		opts.LabelSelector = cfg.watchSelector()
+		if a.mode == nil { // the Reloader mode may need any object's content: a workload may use it
+			opts.ContentOf = h.needsContent
+		}
 		a.watchers = append(a.watchers, kube.NewWatcher(client, scope, opts, h.summarize, kube.Handler[seen](h), log, m, a.health))
 	}
 	return a, nil

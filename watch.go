@@ -64,6 +64,13 @@ func (h watched) summarize(obj *kube.Object) (seen, bool) {
 	return s, s.obs.annotated || h.mode != nil
 }
 
+// needsContent says which listed objects the controller reads whole: the annotated ones.
+// The others' content is never hashed, so their list needs only their metadata.
+func (h watched) needsContent(obj *kube.Object) bool {
+	_, ok := obj.Metadata.Annotations[h.annotation]
+	return ok
+}
+
 // Synced hands a complete list to each mode.
 func (h watched) Synced(ctx context.Context, scope kube.Scope, items []seen) {
 	obs := make([]observation, len(items))

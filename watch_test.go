@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -217,4 +218,28 @@ func BenchmarkDecodeAndDecide(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func TestAListReadsWholeOnlyTheAnnotatedObjects(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		reloader bool
+		want     []string
+	}{
+		{name: "the annotated ones, after a metadata-only list", want: []string{"frontend-config", "sentinel"}},
+		{name: "none with the Reloader mode on: a workload may use any object", reloader: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := kubetest.New(t, "default")
+			f.PutConfigMap("frontend-config", sel("app=frontend"), msg("v1"))
+			f.PutConfigMap("sentinel", sel("app=sentinel"), msg("0"))
+			f.PutConfigMap("plain", nil, msg("nobody restarts for me"))
+			log, _ := startCuscon(t, f, func(c *config) { c.ReloaderAnnotations = tc.reloader })
+			log.WaitFor(t, `Synced configmaps in "default"`, 1)
+			f.Snapshot(func() {
+				slices.Sort(f.NameLists)
+				assert.Equal(t, tc.want, f.NameLists)
+			})
+		})
+	}
 }

@@ -27,7 +27,17 @@ type latencyResult struct {
 	First      []time.Duration // ConfigMap update seen → first action seen
 	Last       []time.Duration // ConfigMap update seen → last pod that was running marked for deletion
 	Warmups    int             // uncounted warm-up changes made before them
+	Bursts     []burstResult   // 3 pods only: bursts of edits after the spaced changes
 }
+
+// Spacing of the measured changes: as a user makes them, beyond cuscon's default
+// --debounce (2 s) — a change within it waits for the previous restart's end and runs
+// with the next, which the burst rows show — and 0–1 s more, drawn at random.
+const (
+	debounce   = 2 * time.Second
+	spacing    = debounce + time.Second
+	burstCount = 5
+)
 
 // change is what one change's wait needs to know.
 type change struct {
@@ -40,7 +50,8 @@ type change struct {
 }
 
 // latency runs p against a fresh namespace with a Deployment of `pods` replicas and
-// times `changes` edits of its ConfigMap, spaced 1–2 s apart as a user makes them.
+// times `changes` edits of its ConfigMap, spaced 3–4 s apart as a user makes them; with
+// 3 pods, burstCount bursts of edits follow.
 func (b *bench) latency(ctx context.Context, p peer, pods, changes int) (latencyResult, error) {
 	res := latencyResult{Peer: p.Name, Pods: pods, Rollout: p.Rollout}
 	ns := fmt.Sprintf("bench-%s-%d", p.slug(), pods)
@@ -77,7 +88,8 @@ func (b *bench) latency(ctx context.Context, p peer, pods, changes int) (latency
 }
 
 // measureChanges watches ns independently of the peer, warms the peer up with a change
-// it must act on, then makes `changes` changes, each 1–2 s after the previous one.
+// it must act on, then makes `changes` changes, each 3–4 s after the previous one, then
+// (3 pods) the bursts.
 func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns string, pods, changes int) (latencyResult, error) {
 	var res latencyResult
 	k := b.kube
@@ -120,9 +132,9 @@ func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns strin
 		}
 	}
 	for i := 1; i <= changes; i++ {
-		// Spaced as a user makes them: 1–2 s after the previous change, and not before
+		// Spaced as a user makes them: 3–4 s after the previous change, and not before
 		// the previous restart's replacements are Ready.
-		time.Sleep(time.Until(last.Add(time.Second + time.Duration(rng.Int64N(int64(time.Second))))))
+		time.Sleep(time.Until(last.Add(spacing + time.Duration(rng.Int64N(int64(time.Second))))))
 		last = time.Now()
 		pf, first, lastAct, err := b.oneChange(ctx, change{ns: ns, pods: pods, i: i, peer: p}, events, 60*time.Second)
 		if err != nil {
@@ -131,6 +143,15 @@ func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns strin
 		res.PatchFirst = append(res.PatchFirst, pf)
 		res.First = append(res.First, first)
 		res.Last = append(res.Last, lastAct)
+	}
+	for i := 1; pods == 3 && p.Kind != "floor" && i <= burstCount; i++ {
+		time.Sleep(time.Until(last.Add(spacing)))
+		br, err := b.burst(ctx, change{ns: ns, pods: pods, i: i, peer: p}, events)
+		if err != nil {
+			return res, fmt.Errorf("burst %d: %w\n%s", i, err, tail(r))
+		}
+		res.Bursts = append(res.Bursts, br)
+		last = time.Now()
 	}
 	return res, nil
 }

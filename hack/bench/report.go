@@ -106,6 +106,26 @@ func (r *report) summary() string {
 			durRow(fmt.Sprintf("%d pods: event seen → last action, p%.0f", pods, p), pods, func(l *latencyResult) []time.Duration { return l.Last }, p)
 		}
 	}
+	if c := r.lat("cuscon", 3); c != nil && len(c.Bursts) > 0 {
+		burstRow := func(name string, pick func(burstResult) float64, unit func(float64) string) {
+			fmt.Fprintf(&b, "| %s |", name)
+			base := median(c.Bursts, pick)
+			for _, peer := range r.Peers {
+				l := r.lat(peer, 3)
+				if l == nil || len(l.Bursts) == 0 {
+					b.WriteString(" n/a |")
+					continue
+				}
+				v := median(l.Bursts, pick)
+				fmt.Fprintf(&b, " %s%s |", unit(v), ratio(v, base, peer == "cuscon"))
+			}
+			b.WriteString("\n")
+		}
+		what := fmt.Sprintf("3 pods, burst of %d edits in %.1f s", burstEdits, float64(burstEdits-1)*burstGap.Seconds())
+		burstRow(what+": restarts, median", func(br burstResult) float64 { return br.Restarts }, func(v float64) string { return fmt.Sprintf("%.1f", v) })
+		burstRow(what+": first edit → last action, median", func(br burstResult) float64 { return float64(br.LastAction) }, func(v float64) string { return ms(time.Duration(v)) })
+		burstRow(what+": first edit → settled, median", func(br burstResult) float64 { return float64(br.Settled) }, func(v float64) string { return ms(time.Duration(v)) })
+	}
 	footRow := func(name string, n int, pick func(*footprintResult) float64, unit func(float64) string) {
 		base := r.foot("cuscon", n)
 		fmt.Fprintf(&b, "| %s |", name)
@@ -138,6 +158,22 @@ func (r *report) summary() string {
 		footRow(fmt.Sprintf("startup to settled (initial objects digested), %d", n), n, func(f *footprintResult) float64 { return float64(f.Settled) }, msf)
 	}
 	return b.String()
+}
+
+// median is the median of pick over the bursts.
+func median(bs []burstResult, pick func(burstResult) float64) float64 {
+	var vs []float64
+	for _, br := range bs {
+		vs = append(vs, pick(br))
+	}
+	slices.Sort(vs)
+	if len(vs) == 0 {
+		return 0
+	}
+	if len(vs)%2 == 1 {
+		return vs[len(vs)/2]
+	}
+	return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
 }
 
 // counts lists the footprint runs' ConfigMap counts in order.

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync"
 	"time"
 
 	"cuscon/internal/backoff"
@@ -63,6 +65,12 @@ type WatchOptions struct {
 	// Optional: the caller can do without this watch; a refusal (403: no right to list or
 	// watch) is said once, then retried quietly.
 	Optional bool
+	// ContentOf, if not nil, makes each list metadata-only and reads whole, one GET
+	// each, only the objects it says need their content. When few objects of many matter
+	// (the annotated ConfigMaps of a namespace), that spares the API the encoding, the
+	// proxy the bytes and cuscon the decoding of all the others' data — and Secrets that
+	// nobody annotated are never read. Watch events carry whole objects as always.
+	ContentOf func(*Object) bool
 }
 
 // Watcher lists and watches the objects of one scope.
@@ -203,16 +211,22 @@ func (w *Watcher[T]) Watch(ctx context.Context) {
 // resourceVersion to watch from.
 func (w *Watcher[T]) List(ctx context.Context) ([]T, string, error) {
 	var kept []T
-	restart := func() {
+	var restart func()
+	var whole []ObjectMeta // ContentOf: the objects to read whole after the list
+	restart = func() {
 		w.log.Info("List continue token expired, listing again", "scope", w.scope.String())
-		kept = nil
+		kept, whole = nil, nil
 	}
 	accept := ""
-	if w.opts.MetadataOnly {
+	if w.opts.MetadataOnly || w.opts.ContentOf != nil {
 		accept = AcceptMetadataList
 	}
 	rv, err := ListPagesAs(ctx, w.client, CollectionPath(w.scope.Resource, w.scope.Namespace), w.query(), accept, restart, func(obj *Object) {
 		obj.Resource = w.scope.Resource
+		if w.opts.ContentOf != nil && w.opts.ContentOf(obj) {
+			whole = append(whole, obj.Metadata)
+			return
+		}
 		if item, keep := w.summarize(obj); keep {
 			kept = append(kept, item)
 		}
@@ -220,7 +234,55 @@ func (w *Watcher[T]) List(ctx context.Context) ([]T, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("list %s: %w", w.scope, err)
 	}
+	objs, err := w.readWhole(ctx, whole)
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", w.scope, err)
+	}
+	for _, obj := range objs {
+		if item, keep := w.summarize(obj); keep {
+			kept = append(kept, item)
+		}
+	}
 	return kept, rv, nil
+}
+
+// readWhole reads each listed object whose content is needed, a few at a time. One
+// deleted since the list is left out: the watch, which resumes from the list's
+// resourceVersion, delivers its DELETED. One changed since is read as it is now, and
+// the watch delivers that change again, which a content hash takes as no change.
+func (w *Watcher[T]) readWhole(ctx context.Context, metas []ObjectMeta) ([]*Object, error) {
+	const inFlight = 16
+	objs := make([]*Object, len(metas))
+	errs := make([]error, len(metas))
+	sem := make(chan struct{}, inFlight)
+	var wg sync.WaitGroup
+	for i, m := range metas {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			// A list by name: the right to list is cuscon's, to get not always.
+			var page struct {
+				Items []*Object `json:"items"`
+			}
+			q := url.Values{"fieldSelector": {"metadata.name=" + m.Name}}
+			err := w.client.Get(ctx, CollectionPath(w.scope.Resource, m.Namespace), q, &page)
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("read %s %s/%s: %w", w.scope.Resource.Kind, m.Namespace, m.Name, err)
+			case len(page.Items) == 1:
+				page.Items[0].Resource = w.scope.Resource
+				objs[i] = page.Items[0]
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err // the first is enough to say why the list is retried
+		}
+	}
+	return slices.DeleteFunc(objs, func(o *Object) bool { return o == nil }), nil
 }
 
 // watchResult says how a watch went: whether the stream was established, and how many

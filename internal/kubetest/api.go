@@ -107,7 +107,8 @@ type API struct {
 	History         []fakeEvent
 	subs            map[*fakeSub]bool
 	scripts         []WatchScript
-	Lists           int      // ConfigMap list requests served
+	Lists           int      // ConfigMap list requests served, but for lists by name
+	NameLists       []string // name of each ConfigMap or Secret list by name (a metadata.name field selector)
 	Watches         []string // resourceVersion of each watch request, in order
 	Deleted         []string // pods deleted, in order
 	DeleteReqs      []string // every pod DELETE request, whatever its answer

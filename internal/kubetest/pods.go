@@ -35,6 +35,9 @@ func (f *API) servePodList(w http.ResponseWriter, r *http.Request, ns string) {
 		f.Mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"kind":"PodList","metadata":{},"items":[{"metadata":{"name":"frontend-0","namesp`)
+		// Sent before the drop: a connection that closes with nothing received is one
+		// Go's transport retries by itself on a reused connection, and no cut is seen.
+		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler) // the connection drops mid-body
 	}
 	if f.FailLists > 0 {

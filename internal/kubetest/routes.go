@@ -92,8 +92,12 @@ func WriteStatus(w http.ResponseWriter, code int, reason, msg string) {
 func (f *API) serveList(w http.ResponseWriter, r *http.Request, plural, ns string) {
 	sel, _ := parseFakeSelector(r.URL.Query().Get("labelSelector"))
 	f.Mu.Lock()
-	f.Lists++
-	f.Selectors = append(f.Selectors, r.URL.Query().Get("labelSelector"))
+	if name := nameSelected(r); name != "" {
+		f.NameLists = append(f.NameLists, name) // one object read whole after a metadata-only list
+	} else {
+		f.Lists++
+		f.Selectors = append(f.Selectors, r.URL.Query().Get("labelSelector"))
+	}
 	var items []*ConfigMap
 	for key, obj := range f.Objects {
 		name := nameSelected(r)
