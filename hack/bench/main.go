@@ -129,9 +129,10 @@ func run(o options) error {
 	}
 	if o.scale {
 		step(fmt.Sprintf("scale: %d ConfigMaps, %d pods in one namespace", o.scaleCMs, o.scalePods))
-		if r.Scale, err = b.scale(ctx, o.scaleCMs, o.scalePods, max(5, min(o.changes, 20))); err != nil {
+		if r.Scale, err = b.scale(ctx, o.scaleCMs, o.scalePods, max(5, min(o.changes, 20)), peers); err != nil {
 			return fmt.Errorf("scale: %w", err)
 		}
+		r.Footprint = append(r.Footprint, r.Scale.Footprint...)
 	}
 	if !o.noDecoder {
 		step("decoder benchmark (go test -bench)")

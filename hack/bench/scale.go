@@ -31,14 +31,17 @@ type scaleResult struct {
 	FullListBytes           int64
 	ConfigMapListMs         float64 // median LIST of every ConfigMap, 500 a page, through the proxy
 	ConfigMapListBytes      int64
+	// Footprint: cuscon (defaults) and Reloader, one after the other, started on the
+	// same namespace as in the footprint runs: startup, memory with every pod known.
+	Footprint []footprintResult
 }
 
 // parkedNode holds the filler pods: a Node no kubelet (not even kwok) manages, so they
 // stay Pending, cost the scheduler and kwok nothing, and are still listed.
 const parkedNode = `{"apiVersion":"v1","kind":"Node","metadata":{"name":"bench-parked"}}`
 
-// scale runs the large scenario.
-func (b *bench) scale(ctx context.Context, configmaps, pods, changes int) (*scaleResult, error) {
+// scale runs the large scenario, then the footprint of each of peers on it.
+func (b *bench) scale(ctx context.Context, configmaps, pods, changes int, peers []peer) (*scaleResult, error) {
 	res := &scaleResult{ConfigMaps: configmaps, Pods: pods, Bytes: 256, Matched: 10, Changes: changes}
 	ns := "bench-scale"
 	k := b.kube
@@ -81,7 +84,12 @@ func (b *bench) scale(ctx context.Context, configmaps, pods, changes int) (*scal
 	if err != nil {
 		return nil, err
 	}
-	defer r.stop()
+	stopped := false
+	defer func() {
+		if !stopped {
+			r.stop()
+		}
+	}()
 	at, err := waitHTTP(ctx, r.proc, "http://"+r.listen+"/readyz")
 	if err != nil {
 		return nil, err
@@ -121,6 +129,21 @@ func (b *bench) scale(ctx context.Context, configmaps, pods, changes int) (*scal
 	n1, _ := scrape(metrics, "cuscon_api_request_duration_seconds_count", "verb")
 	if dn := n1["GET"] - n0["GET"]; dn > 0 {
 		res.ChangeGetMs = 1000 * (sum1["GET"] - sum0["GET"]) / dn
+	}
+	r.stop()
+	stopped = true
+	// Without the pod cache too: the difference is what knowing the pods costs.
+	noCache := peer{Name: "cuscon (no pod cache)", Kind: "cuscon", Env: []string{"CUSCON_POD_CACHE=false"}}
+	for _, p := range append(slices.Clone(peers), noCache) {
+		if !(p.Kind == "cuscon" && (len(p.Env) == 0 || p.Name == noCache.Name) || p.Kind == "reloader") {
+			continue
+		}
+		step(fmt.Sprintf("scale: footprint of %s", p.Name))
+		fp, err := b.footprint(ctx, p, ns, configmaps)
+		if err != nil {
+			return nil, fmt.Errorf("footprint of %s: %w", p.Name, err)
+		}
+		res.Footprint = append(res.Footprint, fp)
 	}
 	return res, nil
 }

@@ -3,7 +3,7 @@
 // profiles.go serves Go's profiles (--enable-pprof) in binaries built with -tags pprof.
 // The shipped image leaves them out: runtime/pprof and its gzip writer cost the static
 // binary about 0.25 MB, which its 8 MiB budget does not have room for, and a profile is
-// taken by whoever builds cuscon to measure it (hack/bench.sh builds with the tag).
+// taken by whoever builds cuscon to measure it, with the tag.
 
 package telemetry
 
