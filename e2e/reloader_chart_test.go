@@ -171,6 +171,28 @@ spec:
 	assert.Zero(t, c.logCount("Changes detected in 'cfg' of type 'CONFIGMAP' in namespace '"+c.ns+"'; updated 'named'"),
 		"cfg left the label selection; it was not deleted")
 	assert.NotContains(t, c.log(), "level=ERROR")
+	// After a restart, cfg (out of the selection) is absent from the list, as if deleted:
+	// asked by name, the API says it is there, and nothing restarts for it.
+	restarted := c.marker(c.ns, "deployment", "named")
+	const sweep = `Checked workloads namespace="" sweep=true` // every namespace, as Reloader's chart watches them
+	sweeps := c.logCount(sweep)
+	c.stopCuscon()
+	c.startCuscon()
+	c.waitLog(sweep, sweeps+1)
+	assert.Equal(t, restarted, c.marker(c.ns, "deployment", "named"), "cfg's absence from the list is not its deletion")
+	c.kubectl("patch", "configmap", "later", "-n", c.ns, "--type", "merge", "-p", `{"data":{"k":"v3"}}`)
+	c.eventually("named reloaded for later's change", func() bool { return c.marker(c.ns, "deployment", "named") != restarted })
+	assert.Contains(t, c.marker(c.ns, "deployment", "named"), `"name":"later"`, "later's change, not cfg's absence")
+	assert.Zero(t, c.logCount("Changes detected in 'cfg' of type 'CONFIGMAP' in namespace '"+c.ns+"'; updated 'named'"))
+	// Deleted while cuscon was down: the API confirms it, and named restarts for it.
+	c.stopCuscon()
+	c.kubectl("delete", "configmap", "cfg", "-n", c.ns)
+	c.startCuscon()
+	c.eventually("named reloaded for cfg's deletion", func() bool { return strings.Contains(c.marker(c.ns, "deployment", "named"), `"name":"cfg"`) })
+	gone := c.marker(c.ns, "deployment", "named")
+	c.kubectl("create", "configmap", "cfg", "-n", c.ns, "--from-literal=a=back") // for what follows
+	c.kubectl("label", "configmap", "cfg", "-n", c.ns, "reload=true")
+	c.eventually("named reloaded for cfg's creation", func() bool { return c.marker(c.ns, "deployment", "named") != gone })
 
 	// --webhook-url: nothing is restarted; each change is posted instead.
 	c.stopCuscon()

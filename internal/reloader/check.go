@@ -141,7 +141,10 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 	touched := work.sweep
 	for ref, c := range concerns {
 		key := kube.Key(c.res, w.Metadata.Namespace, c.name)
-		info, _ := objs.get(c.res, c.name)
+		info, found := objs.get(c.res, c.name)
+		if !found && r.cfg.LabelSelector != "" && recordedPresent(rec, ref) && r.awaitGone(c.res, w.Metadata.Namespace, c.name) {
+			info = sourceInfo{unknown: true, left: true}
+		}
 		v, ok := viewOf(c.use, info.d)
 		switch {
 		case info.unknown || !ok: // no digests yet, or required and not there: the record stays

@@ -199,6 +199,16 @@ func viewOf(u *use, d *digests) (objectView, bool) {
 // "configmap/NAME" or "secret/NAME".
 type workloadView map[string]objectView
 
+// recordedPresent reports whether rec holds ref as existing: some digest, not absent.
+func recordedPresent(rec workloadView, ref string) bool {
+	for _, d := range rec[ref] {
+		if d != absent {
+			return true
+		}
+	}
+	return false
+}
+
 // parseView reads the applied-configs annotation; ok is false if there is none or it
 // cannot be read (then the workload is seen for the first time).
 func parseView(s string) (workloadView, bool) {

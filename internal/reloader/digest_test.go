@@ -162,3 +162,18 @@ func TestDecideWorkloadRestartsOnlyForKeysItUses(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordedPresentIsSomeDigestNotAbsent(t *testing.T) {
+	rec := workloadView{
+		"configmap/whole":   {"*": "d1"},
+		"configmap/gone":    {"*": absent},
+		"configmap/keys":    {"a": absent, "b": "d2"},
+		"configmap/no-keys": {"a": absent, "b": absent},
+	}
+	for ref, want := range map[string]bool{
+		"configmap/whole": true, "configmap/gone": false, "configmap/keys": true,
+		"configmap/no-keys": false, "configmap/never-recorded": false,
+	} {
+		assert.Equal(t, want, recordedPresent(rec, ref), ref)
+	}
+}

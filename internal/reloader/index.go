@@ -75,6 +75,9 @@ func (r *Mode) putLocked(s Seen, info *sourceInfo) (sourceInfo, bool) {
 	ns, key := s.namespace, s.res.Plural+"/"+s.name
 	objs := r.index[ns]
 	prev, had := objs[key]
+	if info != nil {
+		delete(r.gone, kube.Key(s.res, ns, s.name)) // there again
+	}
 	switch {
 	case info != nil && objs == nil:
 		r.index[ns] = nsObjects{key: *info}

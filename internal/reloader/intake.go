@@ -135,6 +135,25 @@ func (r *Mode) notifyChange(eventType string, s Seen) {
 	}
 }
 
+// awaitGone is told of an object a workload's record holds as existing but that no list
+// under the label selector brought (it was deleted, or left the selection, while cuscon
+// was not watching): unless the API already confirmed it gone, it is kept as unknown,
+// like one that leaves the selection under watch (nothing restarted, the record kept),
+// and the API is asked. It reports whether the object is to be taken as unknown.
+func (r *Mode) awaitGone(res kube.Resource, ns, name string) bool {
+	s := Seen{res: res, namespace: ns, name: name}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone[s.key()] {
+		return false
+	}
+	if _, had := r.index[ns].get(res, name); !had {
+		r.putLocked(s, &sourceInfo{unknown: true, left: true})
+		go r.confirmDeleted(s)
+	}
+	return true
+}
+
 // confirmDeleted asks the API whether an object that left the watch's selection was
 // deleted; if it was, its deletion is handled as such. If it is there, or the API
 // cannot say, it stays unknown: nothing is restarted for it.
@@ -152,6 +171,9 @@ func (r *Mode) confirmDeleted(s Seen) {
 		switch {
 		case err == nil && len(page.Items) == 0:
 			s.confirmed = true
+			r.mu.Lock()
+			r.gone[s.key()] = true
+			r.mu.Unlock()
 			r.Changed("DELETED", s)
 			return
 		case err == nil || !kube.IsTransient(err):

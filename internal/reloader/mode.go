@@ -87,6 +87,9 @@ type Mode struct {
 	tries   map[string]int     // workload key → rounds that left pods owed
 	refused map[string]string  // workload → the refusal last reported
 	retries map[string]int     // namespace → checks retried in a row, to back off by
+	// gone are the objects (plural/namespace/name) the API confirmed deleted after they
+	// were absent from a list under a label selector (see awaitGone).
+	gone map[string]bool
 	// filter is what --namespaces-to-ignore and --namespace-selector leave in scope.
 	filter nsFilter
 	// pauses are the timers that resume Deployments paused for a pause-period.
@@ -128,7 +131,7 @@ func New(c *kube.Client, cfg Config, sched *restart.Scheduler, guard func(contex
 		retry:   cmp.Or(cfg.Retry, backoff.Policy{Initial: time.Second, Max: time.Minute}), wake: make(chan struct{}, 1),
 		lists: newListCache(), checks: make(chan struct{}, 4),
 		index: map[string]nsObjects{}, listed: map[kube.Scope]bool{}, work: map[string]*nsWork{}, running: map[string]bool{},
-		pending: map[string]string{}, tries: map[string]int{}, refused: map[string]string{},
+		pending: map[string]string{}, tries: map[string]int{}, refused: map[string]string{}, gone: map[string]bool{},
 		retries: map[string]int{}, legacySweeps: map[string]bool{}}
 	if cfg.Key != nil {
 		r.key.Store(&cfg.Key)
@@ -152,6 +155,7 @@ func (r *Mode) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.index, r.listed, r.work, r.pending = map[string]nsObjects{}, map[kube.Scope]bool{}, map[string]*nsWork{}, map[string]string{}
+	r.gone = map[string]bool{}
 }
 
 // poke wakes CheckWorkloads.
