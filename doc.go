@@ -12,7 +12,7 @@
 //	watch.go       what is watched: each ConfigMap observed as it arrives (its annotations, kube.ContentHash)
 //	controller.go  what is remembered of each object; the verdict carried out, the restart sent on, its end taken back
 //	decide.go      the decision, pure: what is remembered × what is seen → a verdict; and what an end settles
-//	pods.go        which pods a restart may touch, and their DELETE, guarded by the pod's uid
+//	pods.go        which pods a restart may touch (known from internal/podcache, else listed), and their DELETE, guarded by the pod's uid
 //	record.go      what was applied and what is still owed, written on the object itself
 //
 // main.go puts the parts together (config.go, what they are told): open it to see what
@@ -22,6 +22,7 @@
 //
 //	internal/kube       the raw-HTTP client, the API's types, the streaming decoder, list-then-watch, Events
 //	internal/restart    the lanes, debounce and rate limit, and the executor: strategies, pacing, what is owed
+//	internal/podcache   the pods in scope, from a metadata-only watch, so that a restart needs no pod LIST
 //	internal/labels     whether a selector is safe to restart pods by
 //	internal/lease      Lease election: one acting replica
 //	internal/telemetry  metrics, probes and log lines
@@ -30,7 +31,8 @@
 //
 // The other modes are packages of their own, which main starts and fans watch events
 // out to; none imports another: internal/reloader (stakater/Reloader's annotations,
-// flags and markers on workloads; internal/alert sends its alerts), internal/syncer (`cuscon sync`, the in-pod mode that unpacks one
-// ConfigMap into files and reloads the app), and plan.go here (`cuscon plan`, which says
+// flags and markers on workloads; internal/alert sends its alerts), internal/syncer
+// (`cuscon sync`, the in-pod mode that unpacks one ConfigMap into files and reloads the
+// app), and plan.go here (`cuscon plan`, which says
 // what a change of each object would restart, changing nothing).
 package main

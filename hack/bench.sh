@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark command: builds (or reuses) the local control plane and the peers, runs
 # cuscon side by side with the article's Python script and stakater/Reloader on it, and
-# rewrites docs/benchmarks.md, .json, .svg and the README's figures. 32 minutes with --scale
-# on the 2-core build machine, Reloader not included. Extra arguments go to hack/bench, e.g.
+# rewrites docs/benchmarks.md, .json, .svg and the README's figures. About 50 minutes with --scale
+# on the 2-core build machine, Reloader included. Extra arguments go to hack/bench, e.g.
 #   hack/bench.sh --changes 10 --configmaps 1000      a short trial run
 #   hack/bench.sh --scale                             also 100,000 ConfigMaps, 10,000 pods
 #   hack/bench.sh --render                            redraw the docs from the JSON only
