@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
-	"sync"
 	"time"
 
 	"cuscon/internal/backoff"
@@ -205,84 +203,6 @@ func (w *Watcher[T]) Watch(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// List reads every object page by page and returns the summaries kept, with the
-// resourceVersion to watch from.
-func (w *Watcher[T]) List(ctx context.Context) ([]T, string, error) {
-	var kept []T
-	var restart func()
-	var whole []ObjectMeta // ContentOf: the objects to read whole after the list
-	restart = func() {
-		w.log.Info("List continue token expired, listing again", "scope", w.scope.String())
-		kept, whole = nil, nil
-	}
-	accept := ""
-	if w.opts.MetadataOnly || w.opts.ContentOf != nil {
-		accept = AcceptMetadataList
-	}
-	rv, err := ListPagesAs(ctx, w.client, CollectionPath(w.scope.Resource, w.scope.Namespace), w.query(), accept, restart, func(obj *Object) {
-		obj.Resource = w.scope.Resource
-		if w.opts.ContentOf != nil && w.opts.ContentOf(obj) {
-			whole = append(whole, obj.Metadata)
-			return
-		}
-		if item, keep := w.summarize(obj); keep {
-			kept = append(kept, item)
-		}
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("list %s: %w", w.scope, err)
-	}
-	objs, err := w.readWhole(ctx, whole)
-	if err != nil {
-		return nil, "", fmt.Errorf("list %s: %w", w.scope, err)
-	}
-	for _, obj := range objs {
-		if item, keep := w.summarize(obj); keep {
-			kept = append(kept, item)
-		}
-	}
-	return kept, rv, nil
-}
-
-// readWhole reads each listed object whose content is needed, a few at a time. One
-// deleted since the list is left out: the watch, which resumes from the list's
-// resourceVersion, delivers its DELETED. One changed since is read as it is now, and
-// the watch delivers that change again, which a content hash takes as no change.
-func (w *Watcher[T]) readWhole(ctx context.Context, metas []ObjectMeta) ([]*Object, error) {
-	const inFlight = 16
-	objs := make([]*Object, len(metas))
-	errs := make([]error, len(metas))
-	sem := make(chan struct{}, inFlight)
-	var wg sync.WaitGroup
-	for i, m := range metas {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			// A list by name: the right to list is cuscon's, to get not always.
-			var page struct {
-				Items []*Object `json:"items"`
-			}
-			q := url.Values{"fieldSelector": {"metadata.name=" + m.Name}}
-			err := w.client.Get(ctx, CollectionPath(w.scope.Resource, m.Namespace), q, &page)
-			switch {
-			case err != nil:
-				errs[i] = fmt.Errorf("read %s %s/%s: %w", w.scope.Resource.Kind, m.Namespace, m.Name, err)
-			case len(page.Items) == 1:
-				page.Items[0].Resource = w.scope.Resource
-				objs[i] = page.Items[0]
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err // the first is enough to say why the list is retried
-		}
-	}
-	return slices.DeleteFunc(objs, func(o *Object) bool { return o == nil }), nil
 }
 
 // watchResult says how a watch went: whether the stream was established, and how many
