@@ -1,7 +1,9 @@
-# cuscon's image: a static binary on scratch, run as a non-root user. Nothing else is in
+# cuscon's image: a static binary on scratch, run as a non-root user, and Go's zone data
+# (ZONEINFO), which maintenance windows read their time zones from. Nothing else is in
 # it: cuscon speaks plain HTTP to the kubectl proxy sidecar on loopback, so it needs no
 # shell or libc; in direct mode it trusts the ServiceAccount's mounted ca.crt, so it
-# needs no CA bundle either.
+# needs no CA bundle either. The zone data is a file beside the binary rather than
+# embedded in it (time/tzdata) to keep the binary under its 8 MiB budget.
 #
 # Two ways to build the same image:
 #   docker build -t cuscon:dev .   compiles cuscon in golang:1.26 (stage "compiled")
@@ -17,11 +19,13 @@ COPY internal/ ./internal/
 ARG VERSION=dev
 ARG TARGETOS TARGETARCH
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /cuscon .
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /cuscon . && \
+    cp "$(go env GOROOT)/lib/time/zoneinfo.zip" /zoneinfo.zip
 
 FROM scratch AS prebuilt
 ARG TARGETARCH
 COPY dist/linux-${TARGETARCH}/cuscon /cuscon
+COPY dist/zoneinfo.zip /zoneinfo.zip
 
 FROM ${BINARY} AS binary
 
@@ -35,5 +39,7 @@ LABEL org.opencontainers.image.title="cuscon" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 COPY --from=binary /cuscon /cuscon
+COPY --from=binary /zoneinfo.zip /zoneinfo.zip
+ENV ZONEINFO=/zoneinfo.zip
 USER 65532:65532
 ENTRYPOINT ["/cuscon"]

@@ -36,6 +36,8 @@ out=dist/cuscon.oci.tar
 list="localhost/cuscon-build:$tag"
 
 mkdir -p dist
+# Go's zone data goes beside the binary (ZONEINFO): maintenance windows name time zones.
+cp "$(go env GOROOT)/lib/time/zoneinfo.zip" dist/zoneinfo.zip
 before=$(buildah images -q --no-trunc | sort)
 buildah manifest rm "$list" >/dev/null 2>&1 || true
 buildah manifest create "$list" >/dev/null

@@ -12,8 +12,10 @@ import (
 type Want struct {
 	// Platforms are the architectures the archive must hold, each exactly once.
 	Platforms []string
-	// Binary is the one file the image holds.
-	Binary string
+	// Binary is the executable the image runs; ZoneInfo, when set, the one other file:
+	// Go's zone data, which the image's environment points ZONEINFO at (so that
+	// maintenance windows resolve time zones on scratch).
+	Binary, ZoneInfo string
 	// Labels must be present and not empty; a non-empty value must match exactly.
 	Labels map[string]string
 	// MaxBinary and MaxLayers bound the binary's size and the compressed layers' total.
@@ -73,8 +75,16 @@ func checkImage(img Image, want Want) []string {
 		bad("layers %d bytes compressed, want at most %d", layers, want.MaxLayers)
 	}
 	for name, f := range img.Files {
-		if name != want.Binary && !(f.Type == '5' && name == "/") {
-			bad("unexpected file %s: the image holds only %s", name, want.Binary)
+		if name != want.Binary && name != want.ZoneInfo && !(f.Type == '5' && name == "/") {
+			bad("unexpected file %s: the image holds only %s", name, strings.Trim(want.Binary+" and "+want.ZoneInfo, " and"))
+		}
+	}
+	if want.ZoneInfo != "" {
+		if f, ok := img.Files[want.ZoneInfo]; !ok || f.Size == 0 {
+			bad("no %s: time zones would not resolve", want.ZoneInfo)
+		}
+		if !slices.Contains(img.Config.Env, "ZONEINFO="+want.ZoneInfo) {
+			bad("ZONEINFO=%s is not in the environment %q", want.ZoneInfo, img.Config.Env)
 		}
 	}
 	bin, ok := img.Files[want.Binary]

@@ -35,6 +35,7 @@ type Config struct {
 	Entrypoint []string          `json:"Entrypoint"`
 	Cmd        []string          `json:"Cmd"`
 	Labels     map[string]string `json:"Labels"`
+	Env        []string          `json:"Env"`
 }
 
 // File is one entry of a layer.

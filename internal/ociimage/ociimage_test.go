@@ -23,6 +23,7 @@ func cusconImage(revision string) Want {
 	return Want{
 		Platforms: []string{"amd64", "arm64"},
 		Binary:    "/cuscon",
+		ZoneInfo:  "/zoneinfo.zip",
 		Labels: map[string]string{
 			"org.opencontainers.image.source":   "",
 			"org.opencontainers.image.version":  "",
@@ -72,8 +73,8 @@ func goodImage(arch string) testImage {
 			"org.opencontainers.image.source":   "https://example.test/cuscon",
 			"org.opencontainers.image.version":  "v1",
 			"org.opencontainers.image.revision": "abc",
-		}},
-		files: map[string][]byte{"cuscon": fakeELF(machines[arch], false)},
+		}, Env: []string{"PATH=/", "ZONEINFO=/zoneinfo.zip"}},
+		files: map[string][]byte{"cuscon": fakeELF(machines[arch], false), "zoneinfo.zip": []byte("PK\x05\x06")},
 	}
 }
 
@@ -89,6 +90,8 @@ func TestCheckRefusesWhatIsNotCusconsImage(t *testing.T) {
 		{"no user", func(i *testImage) { i.config.User = "" }, "not numeric"},
 		{"shell entrypoint", func(i *testImage) { i.config.Entrypoint = []string{"/bin/sh", "-c"} }, "entrypoint"},
 		{"extra file", func(i *testImage) { i.files["bin/sh"] = []byte("#!") }, "unexpected file /bin/sh"},
+		{"no zone data", func(i *testImage) { delete(i.files, "zoneinfo.zip") }, "no /zoneinfo.zip"},
+		{"zone data not pointed at", func(i *testImage) { i.config.Env = nil }, "ZONEINFO=/zoneinfo.zip is not in the environment"},
 		{"no revision", func(i *testImage) { delete(i.config.Labels, "org.opencontainers.image.revision") }, "label org.opencontainers.image.revision missing"},
 		{"wrong revision", func(i *testImage) { i.config.Labels["org.opencontainers.image.revision"] = "def" }, `want "abc"`},
 		{"dynamic binary", func(i *testImage) { i.files["cuscon"] = fakeELF(elf.EM_X86_64, true) }, "dynamically linked"},
