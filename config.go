@@ -19,6 +19,8 @@ import (
 	"cuscon/internal/reloader"
 	"cuscon/internal/restart"
 	"cuscon/internal/telemetry"
+	"cuscon/internal/waves"
+	"cuscon/internal/window"
 )
 
 // config is everything the controller can be told.
@@ -30,6 +32,9 @@ type config struct {
 	WatchSelector string
 	Secrets       bool
 	Annotation    string
+	// Waves and windows of the Reloader mode's restarts (internal/waves).
+	WaveTimeout       time.Duration
+	MaintenanceWindow string
 	// ReloaderAnnotations honours stakater/Reloader's annotations on workloads too.
 	ReloaderAnnotations bool
 	// Reloader are stakater/Reloader's flags, which the Reloader mode honours.
@@ -213,6 +218,9 @@ func defineDecisionFlags(s *envflag.Set, c *config) {
 	s.String(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update)")
 	s.String(&c.OverrideStrategies, "override-strategies", "CUSCON_OVERRIDE_STRATEGIES", "delete,evict", "the strategies the annotation "+restart.StrategyAnnotation+" on an object may choose instead of --strategy (comma-separated; empty: none); rollout restarts whole workloads, beyond the selected pods")
 	s.Bool(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "matching pods that no controller owns (nothing would recreate them) count too")
+	s.Group("Waves and maintenance windows (the Reloader mode)")
+	s.Duration(&c.WaveTimeout, "wave-timeout", "CUSCON_WAVE_TIMEOUT", 10*time.Minute, "how long a wave may take to be healthy again before the later waves are held (annotation "+waves.TimeoutAnnotation+")")
+	s.String(&c.MaintenanceWindow, "maintenance-window", "CUSCON_MAINTENANCE_WINDOW", "", `when workloads that name no window may be restarted, e.g. "Mon-Fri 22:00-06:00 Europe/Berlin" (annotation `+waves.WindowAnnotation+"); empty: at any time")
 	s.Group("Reloader's flags, with its names and defaults (the Reloader mode)")
 	c.Reloader.DefineFlags(s)
 }
@@ -268,6 +276,11 @@ func (c config) checkDecisions() error {
 		return errors.New("--annotation and --namespace must not be empty")
 	case len(c.scopes()) == 0:
 		return errors.New("--resources-to-ignore=configmaps without --secrets: nothing would be watched")
+	case c.WaveTimeout <= 0:
+		return fmt.Errorf("--wave-timeout %s: want a positive duration", c.WaveTimeout)
+	}
+	if _, err := window.Parse(c.MaintenanceWindow); err != nil {
+		return fmt.Errorf("--maintenance-window: %w", err)
 	}
 	return c.Reloader.Validate()
 }

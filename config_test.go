@@ -60,6 +60,7 @@ func TestEveryFlagHasAnEnvironmentTwinThatSetsItsDefault(t *testing.T) {
 		"CUSCON_OVERRIDE_STRATEGIES": "evict", "CUSCON_DIGEST_KEY_SECRET": "k",
 		"CUSCON_API_URL": "http://127.0.0.1:9001", "CUSCON_LISTEN_ADDRESS": ":9090", "CUSCON_LOG_FORMAT": "json", "CUSCON_LOG_LEVEL": "debug",
 		"CUSCON_RELOAD_STRATEGY": "annotations", "CUSCON_POD_CACHE": "false",
+		"CUSCON_WAVE_TIMEOUT": "3m", "CUSCON_MAINTENANCE_WINDOW": "Sat,Sun 00:00-24:00 Europe/Berlin",
 	}
 	c, err := parseConfig(nil, env(twins), &bytes.Buffer{})
 	require.NoError(t, err)
@@ -74,6 +75,7 @@ func TestEveryFlagHasAnEnvironmentTwinThatSetsItsDefault(t *testing.T) {
 		EvictTimeout: 2 * time.Minute, RateLimit: 30, DryRun: true, DeleteUnownedPods: true, ShutdownTimeout: 3 * time.Second,
 		LeaseName: "l", LeaseNamespace: "ops", Identity: "cuscon-0", PodNamespace: "ops", OverrideStrategies: "evict", DigestKeySecret: "k",
 		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		WaveTimeout: 3 * time.Minute, MaintenanceWindow: "Sat,Sun 00:00-24:00 Europe/Berlin",
 	}, c)
 	var help bytes.Buffer
 	_, _ = parseConfig([]string{"--help"}, env(nil), &help)
@@ -107,7 +109,7 @@ func TestWhatIsWatchedFollowsTheScopeFlags(t *testing.T) {
 }
 
 func TestTheControllerAndPlanRefuseTheSameDecisions(t *testing.T) {
-	ok := config{Strategy: "delete", Annotation: "a", Namespace: "n", Reloader: mustParse(t, nil).Reloader}
+	ok := config{Strategy: "delete", Annotation: "a", Namespace: "n", Reloader: mustParse(t, nil).Reloader, WaveTimeout: time.Minute}
 	assert.NoError(t, ok.checkDecisions())
 	for name, edit := range map[string]func(*config){
 		"unknown strategy":         func(c *config) { c.Strategy = "reboot" },
@@ -117,6 +119,8 @@ func TestTheControllerAndPlanRefuseTheSameDecisions(t *testing.T) {
 		"unknown reload strategy":  func(c *config) { c.Reloader.Strategy = "restart" },
 		"both resources ignored":   func(c *config) { c.Reloader.ResourcesToIgnore = []string{"configmaps", "secrets"} },
 		"ConfigMaps ignored alone": func(c *config) { c.Reloader.ResourcesToIgnore = []string{"configmaps"} },
+		"no wave timeout":          func(c *config) { c.WaveTimeout = 0 },
+		"a window that is none":    func(c *config) { c.MaintenanceWindow = "weekends" },
 	} {
 		c := ok
 		edit(&c)
@@ -128,7 +132,8 @@ func TestTheControllerAndPlanRefuseTheSameDecisions(t *testing.T) {
 
 // planArgs are the plan flags that set c's decisions.
 func planArgs(c config) []string {
-	args := []string{"--strategy=" + c.Strategy, "--annotation=" + c.Annotation, "-n=" + c.Namespace, "--reload-strategy=" + c.Reloader.Strategy}
+	args := []string{"--strategy=" + c.Strategy, "--annotation=" + c.Annotation, "-n=" + c.Namespace, "--reload-strategy=" + c.Reloader.Strategy,
+		"--wave-timeout=" + c.WaveTimeout.String(), "--maintenance-window=" + c.MaintenanceWindow}
 	for _, r := range c.Reloader.ResourcesToIgnore {
 		args = append(args, "--resources-to-ignore="+r)
 	}

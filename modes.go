@@ -29,7 +29,8 @@ func (a *app) buildReloaderMode(cfg config, pods *pods, leading func() bool, log
 		notify = notifier{a.alerts}
 	}
 	a.mode = reloader.New(a.client, reloader.Config{Scopes: cfg.scopes(), Overrides: cfg.overrides(), DryRun: cfg.DryRun,
-		Retry: cfg.tuning.backoff, Options: cfg.Reloader, LabelSelector: cfg.watchSelector(), Notify: notify},
+		Retry: cfg.tuning.backoff, Options: cfg.Reloader, LabelSelector: cfg.watchSelector(), Notify: notify,
+		WaveTimeout: cfg.WaveTimeout, Window: cfg.MaintenanceWindow},
 		a.sched, pods.Guard, leading, a.events, m, log)
 	if sel, ok := a.mode.NamespaceSelector(); ok {
 		opts := cfg.tuning.watch

@@ -105,6 +105,11 @@ type planRow struct {
 	Why     string   `json:"why"`
 	Refused string   `json:"refused,omitempty"`
 	Note    string   `json:"note,omitempty"`
+	// Wave, Window and Owed are the Reloader mode's staging of a workload's restart:
+	// its wave, its maintenance window, and what it owes now and what holds it.
+	Wave   string `json:"wave,omitempty"`
+	Window string `json:"window,omitempty"`
+	Owed   string `json:"owed,omitempty"`
 	// selector, when set, is the label selector whose pods are the restarts; rollout:
 	// whether pods stand for their workloads (the annotation's rollout strategy).
 	selector string
@@ -123,7 +128,8 @@ func makePlan(ctx context.Context, cfg planConfig) ([]planRow, error) {
 		return nil, err
 	}
 	// Secrets are digested with a key of the plan's own: it shows no digest.
-	modeCfg := reloader.Config{Scopes: cfg.scopes(), Key: []byte("cuscon plan"), Overrides: cfg.overrides(), Options: cfg.Reloader}
+	modeCfg := reloader.Config{Scopes: cfg.scopes(), Key: []byte("cuscon plan"), Overrides: cfg.overrides(), Options: cfg.Reloader,
+		WaveTimeout: cfg.WaveTimeout, Window: cfg.MaintenanceWindow}
 	var rows []planRow
 	var objects []reloader.Seen
 	for _, scope := range cfg.scopes() {
@@ -149,7 +155,7 @@ func makePlan(ctx context.Context, cfg planConfig) ([]planRow, error) {
 		}
 		for _, p := range planned {
 			rows = append(rows, planRow{Namespace: p.Namespace, Object: p.Object, Strategy: p.Strategy, Restarts: p.Restarts,
-				Why: p.Why, Refused: p.Refused, Note: p.Note, selector: p.Selector})
+				Why: p.Why, Refused: p.Refused, Note: p.Note, selector: p.Selector, Wave: p.Wave, Window: p.Window, Owed: p.Owed})
 		}
 	}
 	podsOf := &pods{client: client, deleteUnowned: cfg.DeleteUnownedPods}
@@ -276,6 +282,15 @@ func restartsCell(r planRow) string {
 	}
 	if len(r.Skipped) > 0 {
 		s += " (skips " + strings.Join(r.Skipped, "; ") + ")"
+	}
+	if r.Wave != "" {
+		s += " (wave " + r.Wave + ")"
+	}
+	if r.Window != "" {
+		s += " (window " + r.Window + ")"
+	}
+	if r.Owed != "" {
+		s += " (owed: " + r.Owed + ")"
 	}
 	return s
 }

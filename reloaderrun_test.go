@@ -118,7 +118,7 @@ func TestReloaderRollsAWorkloadOnceWhenAKeyItUsesChanges(t *testing.T) {
 		assert.Empty(t, f.Deleted, "rollout deletes no pod")
 		assert.NotEmpty(t, f.Workloads["deployments/default/app"].Spec.Template.Metadata.Annotations[restart.RestartedAtAnnotation])
 	})
-	assert.Contains(t, log.String(), `reason="configmap/app-config key log.level changed"`)
+	assert.Contains(t, log.String(), `reason="configmap/app-config key log.level (env LEVEL in \"app\") changed"`)
 	f.WaitEvent("Deployment/app", "Restarted")
 }
 

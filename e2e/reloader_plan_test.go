@@ -38,6 +38,7 @@ spec:
 // planRow is a row of `cuscon plan -o json`, as a user's script reads it.
 type planRow struct {
 	Object, Strategy, Why, Refused, Note string
+	Wave, Window, Owed                   string
 	Restarts                             []string
 }
 

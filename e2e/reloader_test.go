@@ -109,7 +109,7 @@ func TestReloaderAutoRollsOnlyForTheKeyItUsesOnceAcrossRestarts(t *testing.T) {
 	c.kubectl("rollout", "status", "deployment/app", "-n", c.ns, "--timeout=60s")
 	c.waitReplaced("app", pods, 2)
 	assert.NotEqual(t, baseline, c.applied("deployment", "app"), "the new view recorded")
-	assert.Contains(t, c.log(), `reason="configmap/app-config key log.level changed"`)
+	assert.Contains(t, c.log(), `reason="configmap/app-config key log.level (env LEVEL in \"app\") changed"`)
 	c.waitEvent("Deployment", "app", "Restarted")
 
 	for range 2 { // restarted with no change: nothing

@@ -18,6 +18,7 @@ type ObjectMeta struct {
 	Namespace         string            `json:"namespace"`
 	UID               string            `json:"uid"`
 	ResourceVersion   string            `json:"resourceVersion"`
+	Generation        int64             `json:"generation,omitempty"`
 	Labels            map[string]string `json:"labels,omitempty"`
 	Annotations       map[string]string `json:"annotations,omitempty"`
 	DeletionTimestamp *string           `json:"deletionTimestamp,omitempty"`

@@ -25,8 +25,9 @@ type restartPlan struct {
 	sources  []markSource
 	// using are the Reloader variables of every object the workload is restarted for.
 	using []string
-	// record is the view to record on the workload in the same write.
-	record string
+	// record is the view to record on the workload in the same write, and stamp the
+	// record of what restarted it (waves.LastRestartAnnotation).
+	record, stamp string
 	// restartAt: an Argo Rollout whose rollout-strategy is restart.
 	restartAt bool
 	// pause: a Deployment's pause-period; pauseErr, why its value was not read.
@@ -66,6 +67,14 @@ func (r *Mode) planFor(w *workloadObj, strategy string, refs []string, concerns 
 		}
 	}
 	return p
+}
+
+// annotations are what p writes on the workload's own metadata.
+func (p restartPlan) annotations() map[string]string {
+	if p.stamp == "" {
+		return map[string]string{AppliedConfigsAnnotation: p.record}
+	}
+	return recordOf(p.record, p.stamp)
 }
 
 // applier is the Roll.Apply of p.
@@ -134,7 +143,7 @@ func (r *Mode) mark(ctx context.Context, p restartPlan, dryRun bool) (string, er
 		}
 		now := time.Now()
 		if p.restartAt {
-			patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{AppliedConfigsAnnotation: p.record}},
+			patch := map[string]any{"metadata": map[string]any{"annotations": p.annotations()},
 				"spec": map[string]any{"restartAt": now.UTC().Format(time.RFC3339)}}
 			if err := r.client.Patch(ctx, p.w.Path(), "application/merge-patch+json", patch, dryRun); err != nil {
 				return "", fmt.Errorf("patch %s: %w", p.w, err)
@@ -145,7 +154,7 @@ func (r *Mode) mark(ctx context.Context, p restartPlan, dryRun bool) (string, er
 			return "", fmt.Errorf("%s is paused; resume it to roll it", p.w)
 		}
 		e := markFor(p.strategy, p.w.Namespace, p.sources, containerNames(&f.Spec.Template), p.using, now)
-		e.meta = map[string]string{AppliedConfigsAnnotation: p.record}
+		e.meta = p.annotations()
 		done := "rolled with the " + p.strategy + " strategy"
 		paused := p.pause > 0 && !f.Spec.Paused
 		if paused {

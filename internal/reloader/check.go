@@ -13,6 +13,7 @@ import (
 
 	"cuscon/internal/kube"
 	"cuscon/internal/restart"
+	"cuscon/internal/waves"
 )
 
 // action is what a check found to do for one workload, done after the list.
@@ -30,6 +31,7 @@ type action struct {
 func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 	began := time.Now()
 	var todo []action
+	var members []*member
 	listed := 0
 	snapshots := map[string]nsObjects{}
 	guards, held := map[string]restart.Guard{}, map[string]error{}
@@ -59,8 +61,12 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 			objs = r.snapshot(wns)
 			snapshots[wns] = objs
 		}
-		if a, ok := r.consider(w, work, objs, guard.Self); ok {
+		a, ok, m := r.consider(w, work, objs, guard.Self)
+		if ok {
 			todo = append(todo, a)
+		}
+		if m != nil {
+			members = append(members, m)
 		}
 		if w.Kind == "Deployment" && work.sweep {
 			r.resumeLater(ctx, w) // a pause-period cuscon began before a restart, or as a new leader's
@@ -76,6 +82,7 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 		r.log.Warn("Could not check workloads yet; trying again later", "namespace", wns, "err", err)
 		r.requeue(wns, &nsWork{sweep: true, changed: map[string]*change{}})
 	}
+	todo = r.stage(ctx, ns, work.sweep || work.recheck, todo, members)
 	for _, a := range todo {
 		log := r.log.With("namespace", a.w.Namespace, "workload", a.w.String())
 		switch {
@@ -86,14 +93,14 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 			log.Debug(a.refused)
 		case a.v.kind == wBaseline:
 			log.Debug("First sight of opted-in workload; baseline recorded, nothing restarted")
-			r.record(ctx, a.w, a.v.view)
+			r.record(ctx, a.w, a.v.view, "")
 		case a.v.kind == wRecord:
 			if len(a.v.anew) > 0 {
 				log.Warn("Recorded anew, nothing restarted: what was recorded was made with another digest key", "objects", strings.Join(a.v.anew, ", "))
 			}
-			r.record(ctx, a.w, a.v.view)
+			r.record(ctx, a.w, a.v.view, "")
 		case a.v.kind == wRestart:
-			log.Info("Modification detected", "strategy", a.req.Strategy, "reason", strings.Join(a.v.changed, "; ")+" changed")
+			log.Info("Modification detected", "strategy", a.req.Strategy, "reason", a.req.Why)
 			r.sched.Add(a.req)
 		}
 	}
@@ -118,10 +125,10 @@ func (r *Mode) firstRefusal(a action) bool {
 }
 
 // consider decides one workload from objs, what is known of its namespace.
-func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.Workload) (action, bool) {
+func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.Workload) (action, bool, *member) {
 	t := w.ref()
 	if w.Kind == "Job" && kube.ControllerOf(&w.Metadata) != nil {
-		return action{}, false // a CronJob's (or another controller's) Job: its owner is restarted, not it
+		return action{}, false, nil // a CronJob's (or another controller's) Job: its owner is restarted, not it
 	}
 	rec, _ := parseView(w.Metadata.Annotations[AppliedConfigsAnnotation])
 	concerns := map[string]concern{}
@@ -131,14 +138,14 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 		}
 		c, err := optedIn(w, res, objs, r.lists, r.rules, rec)
 		if err != nil {
-			return action{w: t, refused: fmt.Sprintf("%s: %v", t, err), reason: "InvalidAnnotation"}, true
+			return action{w: t, refused: fmt.Sprintf("%s: %v", t, err), reason: "InvalidAnnotation"}, true, nil
 		}
 		maps.Copy(concerns, c)
 	}
 	current, legacy, previous := workloadView{}, workloadView{}, workloadView{}
 	named := map[string]bool{}
 	var missing []string
-	touched := work.sweep
+	touched := work.sweep || work.recheck
 	for ref, c := range concerns {
 		key := kube.Key(c.res, w.Metadata.Namespace, c.name)
 		info, found := objs.get(c.res, c.name)
@@ -167,8 +174,15 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 			}
 		}
 	}
-	if !touched || len(concerns) == 0 {
-		return action{}, false
+	if len(concerns) == 0 {
+		return action{}, false, nil
+	}
+	var m *member
+	if t != self { // never restarted: it stands in no wave
+		m = r.memberOf(w, concerns, objs)
+	}
+	if !touched {
+		return action{}, false, m
 	}
 	key := workloadKey(t)
 	r.mu.Lock()
@@ -176,42 +190,88 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 	r.mu.Unlock()
 	v := decideWorkload(w.Metadata.Annotations[AppliedConfigsAnnotation], current, legacy, missing, previous, pending, named, r.rules)
 	a := action{w: t, v: v}
-	if v.kind != wRestart {
-		return a, v.kind == wBaseline || v.kind == wRecord
+	if m != nil {
+		m.decided, m.InFlight = true, v.kind == wPending
 	}
-	if t == self {
-		a.refused, a.reason = fmt.Sprintf("%s runs cuscon itself; not restarted", t), "RefusedSelf"
-		return a, true
+	if v.kind != wRestart {
+		return a, v.kind == wBaseline || v.kind == wRecord, m
+	}
+	view := v.view.String()
+	if m != nil {
+		m.Owed, m.Change = v.refs, changeOf(v.refs, current)
 	}
 	strategy, err := r.strategyOf(w)
-	if err != nil {
+	switch {
+	case t == self:
+		a.refused, a.reason = fmt.Sprintf("%s runs cuscon itself; not restarted", t), "RefusedSelf"
+	case err != nil:
 		a.refused, a.reason = fmt.Sprintf("%s: %v", t, err), "InvalidStrategy"
-		return a, true
+	case m.err != nil:
+		a.refused, a.reason = fmt.Sprintf("%s: %v", t, m.err), "InvalidStaging"
+	}
+	if a.refused != "" {
+		if m != nil {
+			m.Refused = a.refused
+		}
+		return a, true, m
 	}
 	first := concerns[v.refs[0]]
 	src := kube.ObjectRef{APIVersion: "v1", Kind: first.res.Kind, Namespace: t.Namespace, Name: first.name}
-	view := v.view.String()
-	why := strings.Join(v.changed, "; ") + " changed"
+	why := explain(v, concerns)
+	stamp := lastRestart(time.Now(), lowestWave(m), why)
 	a.req = restart.Request{Object: src, Key: key, Selector: w.Spec.Selector.String(), Strategy: strategy, Why: why, Seen: time.Now()}
 	switch strategy {
 	case "delete", "evict": // the pods, then the view recorded once they are done
 	case "rollout":
 		if w.Kind == "Deployment" || w.Kind == "StatefulSet" || w.Kind == "DaemonSet" {
-			a.req.Roll = &restart.Roll{Workload: t, Annotations: map[string]string{AppliedConfigsAnnotation: view}}
+			a.req.Roll = &restart.Roll{Workload: t, Annotations: recordOf(view, stamp)}
 			break
 		}
 		fallthrough
 	default:
-		a.req.Roll = &restart.Roll{Workload: t, Apply: r.applier(r.planFor(w, strategy, v.refs, concerns, objs, view))}
+		p := r.planFor(w, strategy, v.refs, concerns, objs, view)
+		p.stamp = stamp
+		a.req.Roll = &restart.Roll{Workload: t, Apply: r.applier(p)}
 	}
-	a.req.Done = func(ctx context.Context, res restart.Result) { r.finished(ctx, a.req, view, res) }
+	a.req.Done = func(ctx context.Context, res restart.Result) { r.finished(ctx, a.req, view, stamp, res) }
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pending[key] == view { // another namespace's check got there first
-		return action{}, false
+		return action{}, false, m
 	}
 	r.pending[key] = view
-	return a, true
+	return a, true, m
+}
+
+// explain says what changed of each object a workload is restarted for, and how the
+// workload uses it: the keys (names only) and the references that made them matter.
+func explain(v workloadVerdict, concerns map[string]concern) string {
+	parts := make([]string, 0, len(v.changed))
+	for _, changed := range v.changed {
+		ref, _, _ := strings.Cut(changed, " ")
+		if c, ok := concerns[ref]; ok && len(c.use.via) > 0 {
+			changed += " (" + strings.Join(c.use.via, ", ") + ")"
+		} else if ok {
+			changed += " (" + c.why + ")" // named by a reload list, not used by the pods
+		}
+		parts = append(parts, changed)
+	}
+	return strings.Join(parts, "; ") + " changed"
+}
+
+// lowestWave is m's first wave among the objects it owes a restart for.
+func lowestWave(m *member) int {
+	w := waves.Rest
+	for _, ref := range m.Owed {
+		w = min(w, m.Waves[ref])
+	}
+	return w
+}
+
+// recordOf is what a restart writes on the workload's own metadata: the view it
+// applied, and the record of what restarted it.
+func recordOf(view, stamp string) map[string]string {
+	return map[string]string{AppliedConfigsAnnotation: view, waves.LastRestartAnnotation: stamp}
 }
 
 // strategyOf is how w is restarted: --reload-strategy, or what its strategy annotation

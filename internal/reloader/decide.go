@@ -5,6 +5,7 @@
 package reloader
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -53,16 +54,20 @@ type workloadObj struct {
 	Kind     string          `json:"-"` // set by whoever listed it
 	Metadata kube.ObjectMeta `json:"metadata"`
 	Spec     struct {
-		Selector    *labels.Selector `json:"selector,omitempty"`
-		Paused      bool             `json:"paused,omitempty"`
-		Suspend     bool             `json:"suspend,omitempty"`
-		Template    podTemplate      `json:"template"`
-		JobTemplate *struct {
+		Replicas *int32 `json:"replicas,omitempty"`
+		// UpdateStrategy and Status are kept as they came, read only by a wave's gate.
+		UpdateStrategy json.RawMessage  `json:"updateStrategy,omitempty"`
+		Selector       *labels.Selector `json:"selector,omitempty"`
+		Paused         bool             `json:"paused,omitempty"`
+		Suspend        bool             `json:"suspend,omitempty"`
+		Template       podTemplate      `json:"template"`
+		JobTemplate    *struct {
 			Spec struct {
 				Template podTemplate `json:"template"`
 			} `json:"spec"`
 		} `json:"jobTemplate,omitempty"`
 	} `json:"spec"`
+	Status json.RawMessage `json:"status,omitempty"`
 }
 
 // podTemplate is the part of a pod template the mode reads.
@@ -89,6 +94,9 @@ type sourceInfo struct {
 	// unknown: a Secret whose digests cannot be made yet (no digest key): not compared,
 	// its record kept, until the key is there and the Secrets are listed again.
 	unknown bool
+	// staging is its waves, wave timeout and maintenance window annotations; nil (the
+	// common case) when it has none.
+	staging *staging
 }
 
 // sourceLookup finds the objects of one namespace by kind and name.

@@ -16,9 +16,14 @@ import (
 	"cuscon/internal/restart"
 )
 
-// record writes view on w's own metadata, which does not roll its pods.
-func (r *Mode) record(ctx context.Context, w kube.Workload, view workloadView) {
-	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{AppliedConfigsAnnotation: view.String()}}}
+// record writes view on w's own metadata, which does not roll its pods, with stamp (if
+// any), the record of what restarted it.
+func (r *Mode) record(ctx context.Context, w kube.Workload, view workloadView, stamp string) {
+	annotations := map[string]string{AppliedConfigsAnnotation: view.String()}
+	if stamp != "" {
+		annotations = recordOf(view.String(), stamp)
+	}
+	patch := map[string]any{"metadata": map[string]any{"annotations": annotations}}
 	err := r.client.Patch(ctx, w.Path(), "application/merge-patch+json", patch, r.cfg.DryRun)
 	switch {
 	case kube.Code(err) == http.StatusForbidden:
@@ -30,7 +35,7 @@ func (r *Mode) record(ctx context.Context, w kube.Workload, view workloadView) {
 
 // finished is told how a workload's restart ended. A complete one is recorded (a
 // rollout recorded it in the same patch); pods left are retried later.
-func (r *Mode) finished(ctx context.Context, req restart.Request, view string, res restart.Result) {
+func (r *Mode) finished(ctx context.Context, req restart.Request, view, stamp string, res restart.Result) {
 	r.mu.Lock()
 	if r.pending[req.Key] == view {
 		delete(r.pending, req.Key)
@@ -53,7 +58,7 @@ func (r *Mode) finished(ctx context.Context, req restart.Request, view string, r
 	case res.Owed == nil && req.Roll == nil:
 		var v workloadView
 		_ = json.Unmarshal([]byte(view), &v)
-		r.record(ctx, w, v)
+		r.record(ctx, w, v, stamp)
 	case res.Owed != nil:
 		d := r.retry.Nth(tries)
 		r.log.Warn("Restart incomplete; retrying later", "namespace", req.Object.Namespace, "workload", w.String(), "retryIn", d.String())

@@ -56,7 +56,7 @@ func (m *Mode) Summarize(obj *kube.Object) Seen {
 func Summarize(obj *kube.Object, keys Keys, key []byte, legacy bool) Seen {
 	a := obj.Metadata.Annotations
 	s := Seen{res: obj.Resource, namespace: obj.Metadata.Namespace, name: obj.Metadata.Name,
-		info: sourceInfo{ignore: a[keys.Ignore] == "true", match: a[keys.Match] == "true"}}
+		info: sourceInfo{ignore: a[keys.Ignore] == "true", match: a[keys.Match] == "true", staging: stagingOf(a)}}
 	if obj.Resource == kube.Secrets && key == nil {
 		s.info.unknown = true
 		return s

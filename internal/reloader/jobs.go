@@ -56,7 +56,7 @@ func (r *Mode) runCronJob(ctx context.Context, p restartPlan, dryRun bool) (stri
 		}
 		tmpl := &f.Spec.JobTemplate.Spec.Template
 		e = markFor(p.strategy, p.w.Namespace, p.sources, containerNames(tmpl), p.using, time.Now())
-		e.meta = map[string]string{AppliedConfigsAnnotation: p.record}
+		e.meta = p.annotations()
 		ops := patchFor(e, cj.Metadata.ResourceVersion, cj.Metadata.Annotations, "/spec/jobTemplate/spec/template", tmpl)
 		err := r.client.Patch(ctx, p.w.Path(), "application/json-patch+json", ops, dryRun)
 		if conflicted(err) && attempt < 4 {
@@ -216,7 +216,9 @@ func (r *Mode) jobAnew(raw map[string]any, p restartPlan) (map[string]any, strin
 		annotations = map[string]any{}
 	}
 	delete(annotations, "kubectl.kubernetes.io/last-applied-configuration")
-	annotations[AppliedConfigsAnnotation] = p.record
+	for k, v := range p.annotations() {
+		annotations[k] = v
+	}
 	newMeta["annotations"] = annotations
 	if manual, _ := spec["manualSelector"].(bool); !manual {
 		delete(spec, "selector")

@@ -42,6 +42,12 @@ type Config struct {
 	// LabelSelector is the watches' label selector, if any: an object that stops
 	// matching it is seen deleted, which the mode asks the API about.
 	LabelSelector string
+	// WaveTimeout is how long a wave may take to get healthy again before the later
+	// waves are held, unless an annotation says otherwise (default 10 minutes).
+	WaveTimeout time.Duration
+	// Window is the maintenance window of workloads that name none (package window);
+	// empty: restarts run whenever a change calls for them.
+	Window string
 	// Notify is told of each workload restarted and, with --webhook-url, of each change
 	// instead (Reloader's alerts and webhook); nil: nobody.
 	Notify Notifier
@@ -99,6 +105,14 @@ type Mode struct {
 	// legacySweeps are the namespaces still to be swept with the digest key before
 	// records made before keying can no longer be around (see legacy).
 	legacySweeps map[string]bool
+	// The gates' state (gates.go): since when each workload of an earlier wave with no
+	// restart record has been waited for; which deferral of each workload was reported;
+	// when each namespace is due to be checked again; the restarts deferred, by
+	// namespace and reason.
+	waited   map[string]time.Time
+	noted    map[string]string
+	rechecks map[string]time.Time
+	deferred map[string]map[string]int
 
 	// key is the digest key of Secrets; nil until it could be read (SetKey).
 	key atomic.Pointer[[]byte]
@@ -108,9 +122,11 @@ type Mode struct {
 }
 
 // nsWork is what a namespace's workloads must be checked against: everything (sweep),
-// or the objects changed since the last check, with what they were before.
+// or the objects changed since the last check, with what they were before; recheck:
+// every workload again, for what a gate or a window held.
 type nsWork struct {
 	sweep   bool
+	recheck bool
 	changed map[string]*change
 }
 
@@ -132,7 +148,9 @@ func New(c *kube.Client, cfg Config, sched *restart.Scheduler, guard func(contex
 		lists: newListCache(), checks: make(chan struct{}, 4),
 		index: map[string]nsObjects{}, listed: map[kube.Scope]bool{}, work: map[string]*nsWork{}, running: map[string]bool{},
 		pending: map[string]string{}, tries: map[string]int{}, refused: map[string]string{}, gone: map[string]bool{},
-		retries: map[string]int{}, legacySweeps: map[string]bool{}}
+		retries: map[string]int{}, legacySweeps: map[string]bool{},
+		waited: map[string]time.Time{}, noted: map[string]string{}, rechecks: map[string]time.Time{}, deferred: map[string]map[string]int{}}
+	r.cfg.WaveTimeout = cmp.Or(r.cfg.WaveTimeout, 10*time.Minute)
 	if cfg.Key != nil {
 		r.key.Store(&cfg.Key)
 	}
@@ -248,6 +266,7 @@ func (r *Mode) requeue(ns string, w *nsWork) {
 		r.mu.Lock()
 		into := r.workLocked(ns)
 		into.sweep = into.sweep || w.sweep
+		into.recheck = into.recheck || w.recheck
 		for k, c := range w.changed {
 			if later, ok := into.changed[k]; !ok {
 				into.changed[k] = c

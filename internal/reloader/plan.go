@@ -8,10 +8,15 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
+	"time"
 
 	"cuscon/internal/kube"
 	"cuscon/internal/labels"
+	"cuscon/internal/waves"
+	"cuscon/internal/window"
 )
 
 // Planned is what a change of one object would do to one workload.
@@ -26,6 +31,11 @@ type Planned struct {
 	Why      string
 	Refused  string
 	Note     string
+	// Wave is the workload's wave for the object ("" when no annotation places it);
+	// Window its maintenance window, open or closed now; Owed what it owes now and
+	// what stands in the way (a window, an earlier wave, a hold and its resume).
+	Wave, Window, Owed string
+	workload           string // kind/name
 }
 
 // Plan lists the workloads of the scopes' namespaces that carry Reloader's annotations
@@ -46,7 +56,9 @@ func Plan(ctx context.Context, c *kube.Client, cfg Config, objects []Seen, self 
 		}
 	}
 	cfg.Options.Strategy = cmp.Or(cfg.Options.Strategy, StrategyEnvVars)
-	m := &Mode{cfg: cfg, rules: cfg.Options.rules(), kinds: cfg.Options.kinds(), lists: newListCache(), filter: newNSFilter(cfg.Options)}
+	cfg.WaveTimeout = cmp.Or(cfg.WaveTimeout, 10*time.Minute)
+	m := &Mode{client: c, cfg: cfg, rules: cfg.Options.rules(), kinds: cfg.Options.kinds(), lists: newListCache(), filter: newNSFilter(cfg.Options),
+		waited: map[string]time.Time{}}
 	var out []Planned
 	for _, scope := range cfg.Scopes {
 		if scope.Resource != kube.ConfigMaps && slices.ContainsFunc(cfg.Scopes, func(s kube.Scope) bool {
@@ -54,24 +66,93 @@ func Plan(ctx context.Context, c *kube.Client, cfg Config, objects []Seen, self 
 		}) {
 			continue // every namespace once
 		}
+		var rows []Planned
+		var members []*member
 		err := listWorkloads(ctx, c, scope.Namespace, m.kinds, false, nil, func(w *workloadObj) {
 			if m.optsIn(w) && !m.filter.ignore[w.Metadata.Namespace] {
-				out = append(out, m.planWorkload(w, index[w.Metadata.Namespace], kinds, self)...)
+				planned, mem := m.planWorkload(w, index[w.Metadata.Namespace], kinds, self)
+				rows = append(rows, planned...)
+				if mem != nil {
+					members = append(members, mem)
+				}
 			}
 		})
 		if err != nil {
 			return nil, err
 		}
+		out = append(out, m.planStaging(ctx, rows, members, time.Now())...)
 	}
 	return out, nil
 }
 
+// planStaging adds to rows each workload's wave and window, and what it owes now and
+// what stands in the way, as the gates would decide it at now.
+func (m *Mode) planStaging(ctx context.Context, rows []Planned, members []*member, now time.Time) []Planned {
+	byName := map[string]*member{}
+	peers := map[string][]*member{}
+	for _, x := range members {
+		byName[x.w.Namespace+"/"+x.Name] = x
+		peers[x.w.Namespace] = append(peers[x.w.Namespace], x)
+	}
+	verdicts := map[string]waves.Verdict{}
+	for ns, xs := range peers {
+		var gated []*member
+		for _, x := range xs {
+			if len(x.Owed) > 0 && blockable(x, xs) {
+				gated = append(gated, x)
+			}
+		}
+		if len(gated) > 0 {
+			for name, v := range m.gate(ctx, xs, gated, now) {
+				verdicts[ns+"/"+name] = v
+			}
+		}
+	}
+	for i := range rows {
+		row := &rows[i]
+		x := byName[row.Namespace+"/"+row.workload]
+		if x == nil {
+			continue
+		}
+		if wave, ok := x.Waves[row.Object]; ok && wave != waves.Rest {
+			row.Wave = waves.WaveName(wave)
+		}
+		win, _ := window.Parse(x.window)
+		open, next := win.At(now)
+		switch {
+		case x.window == "":
+		case open:
+			row.Window = fmt.Sprintf("%s (open until %s)", x.window, next.UTC().Format(time.RFC3339))
+		default:
+			row.Window = fmt.Sprintf("%s (closed until %s)", x.window, next.UTC().Format(time.RFC3339))
+		}
+		if !slices.Contains(x.Owed, row.Object) {
+			continue
+		}
+		v, gated := verdicts[row.Namespace+"/"+row.workload]
+		switch {
+		case !open:
+			row.Owed = "deferred to its maintenance window"
+		case !gated || v.Kind == waves.Go:
+			row.Owed = "restarts at the next check"
+		case v.Kind == waves.Held && v.Resumed:
+			row.Owed = "held, resumed: restarts at the next check"
+		case v.Kind == waves.Wait:
+			row.Owed = "waits: " + v.Reason
+		default:
+			row.Owed = fmt.Sprintf("held: %s; resume: kubectl annotate %s -n %s %s=%s", v.Reason, strings.ToLower(x.w.String()), x.w.Namespace, waves.ResumeAnnotation, v.ID)
+		}
+	}
+	return rows
+}
+
 // planWorkload plans one workload: one row for each object of the kinds watched that
-// it opted in to, with how it uses it.
-func (m *Mode) planWorkload(w *workloadObj, objs sourceLookup, kinds []kube.Resource, self kube.Workload) []Planned {
+// it opted in to, with how it uses it; and what the gates know of it, with the objects
+// it owes a restart for (what it uses of them is not what its record holds).
+func (m *Mode) planWorkload(w *workloadObj, objs sourceLookup, kinds []kube.Resource, self kube.Workload) ([]Planned, *member) {
 	t := w.ref()
 	if w.Kind == "Job" && kube.ControllerOf(&w.Metadata) != nil {
-		return nil
+		return nil, nil
 	}
 	strategy, err := m.strategyOf(w)
 	refused, sel := "", ""
@@ -88,15 +169,17 @@ func (m *Mode) planWorkload(w *workloadObj, objs sourceLookup, kinds []kube.Reso
 		}
 	}
 	var rows []Planned
+	all := map[string]concern{}
+	rec, recorded := parseView(w.Metadata.Annotations[AppliedConfigsAnnotation])
 	for _, res := range kinds {
-		rec, _ := parseView(w.Metadata.Annotations[AppliedConfigsAnnotation])
 		concerns, err := optedIn(w, res, objs, m.lists, m.rules, rec)
 		if err != nil {
 			rows = append(rows, Planned{Namespace: t.Namespace, Object: "-", Why: t.String(), Refused: err.Error()})
 			continue
 		}
+		maps.Copy(all, concerns)
 		for ref, c := range concerns {
-			row := Planned{Namespace: t.Namespace, Object: ref, Strategy: strategy, Why: t.String() + ": " + c.why, Refused: refused}
+			row := Planned{Namespace: t.Namespace, Object: ref, Strategy: strategy, Why: t.String() + ": " + c.why, Refused: refused, workload: t.String()}
 			info, _ := objs.get(res, c.name)
 			switch {
 			case refused != "":
@@ -117,5 +200,22 @@ func (m *Mode) planWorkload(w *workloadObj, objs sourceLookup, kinds []kube.Reso
 			rows = append(rows, row)
 		}
 	}
-	return rows
+	if t == self || len(all) == 0 {
+		return rows, nil
+	}
+	x := m.memberOf(w, all, objs)
+	current := workloadView{}
+	for ref, c := range all {
+		info, _ := objs.get(c.res, c.name)
+		if now, ok := viewOf(c.use, info.d); ok && recorded && !info.unknown && changedKeys(rec[ref], now, nil) != nil {
+			x.Owed = append(x.Owed, ref)
+			current[ref] = now
+		}
+	}
+	slices.Sort(x.Owed)
+	x.Change = changeOf(x.Owed, current)
+	if refused != "" || x.err != nil {
+		x.Refused = cmp.Or(refused, fmt.Sprint(x.err))
+	}
+	return rows, x
 }

@@ -26,9 +26,11 @@ func plannedWith(t *testing.T, o Options, w *workloadObj, objs sourceLookup, kin
 	t.Helper()
 	m := &Mode{cfg: Config{Options: o, Overrides: []string{"delete", "evict"}}, rules: o.rules(), lists: newListCache()}
 	out := map[string]Planned{}
-	for _, r := range m.planWorkload(w, objs, kinds, kube.Workload{}) {
+	rows, _ := m.planWorkload(w, objs, kinds, kube.Workload{})
+	for _, r := range rows {
 		_, dup := out[r.Object]
 		require.False(t, dup, "one row per object and workload: %s", r.Object)
+		r.workload = ""
 		out[r.Object] = r
 	}
 	return out

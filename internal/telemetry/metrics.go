@@ -40,6 +40,7 @@ type Metrics struct {
 	ReloaderChecks, ReloaderCheckSeconds             *Family
 	ReloaderReloads, Alerts                          *Family
 	PodLookups, PodCachePods                         *Family
+	RestartsDeferred                                 *Family
 }
 
 // NewMetrics returns a registry with build info set (version is the build's) and the
@@ -72,6 +73,10 @@ func NewMetrics(version string) *Metrics {
 	m.Alerts = counter("cuscon_alerts_total", "Reloader mode: alerts (alert) and --webhook-url posts (webhook) sent, failed or dropped (a full queue), by result.")
 	m.PodLookups = counter("cuscon_pod_lookups_total", "Restarts' lookups of the pods a selector selects, by source: cache (the pod cache, no request) or list (a pod LIST: no cache, or its watch not open).")
 	m.PodCachePods = gauge("cuscon_pod_cache_pods", "Pods the pod cache knows (metadata only), across the namespaces in scope.")
+	m.RestartsDeferred = gauge("cuscon_restarts_deferred", "Workload restarts owed but not run, by reason: window (outside its maintenance window), wave (waiting for an earlier wave), held (an earlier wave failed or was not healthy in time).")
+	for _, reason := range []string{"window", "wave", "held"} {
+		m.RestartsDeferred.Set(0, "reason", reason)
+	}
 	m.BuildInfo.Set(1, "version", version, "goversion", runtime.Version())
 	m.Leader.Set(1)
 	return m

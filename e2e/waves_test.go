@@ -1,0 +1,203 @@
+// waves_test.go: the Reloader mode's waves and maintenance windows on the real plane: a
+// shared bundle's consumers restarted wave after wave, a wave that does not get healthy
+// holding the later ones (across a restart of cuscon) until a resume, and a change held
+// outside a window applied once when it opens.
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"cuscon/internal/plane"
+)
+
+// wavesYAML is a bundle ordered canary first, then web, then the rest; each Deployment
+// reads its key ca through an env var, and rolls one surge pod at a time.
+const wavesYAML = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: bundle, annotations: {cuscon.dev/waves: "tier=canary; tier=web"}}
+data: {ca: v1}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: canary, labels: {tier: canary}, annotations: {reloader.stakater.com/auto: "true"}}
+spec:
+  replicas: 1
+  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  selector: {matchLabels: {app: canary}}
+  template:
+    metadata: {labels: {app: canary}}
+    spec: {containers: [{name: c, image: c:1, env: [{name: CA, valueFrom: {configMapKeyRef: {name: bundle, key: ca}}}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {tier: web}, annotations: {reloader.stakater.com/auto: "true"}}
+spec:
+  replicas: 1
+  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: c:1, env: [{name: CA, valueFrom: {configMapKeyRef: {name: bundle, key: ca}}}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: rest, annotations: {reloader.stakater.com/auto: "true"}}
+spec:
+  replicas: 1
+  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  selector: {matchLabels: {app: rest}}
+  template:
+    metadata: {labels: {app: rest}}
+    spec: {containers: [{name: c, image: c:1, env: [{name: CA, valueFrom: {configMapKeyRef: {name: bundle, key: ca}}}]}]}
+`
+
+func (c *reloaderCluster) lastRestart(name string) string {
+	return c.kubectl("get", "deployment", name, "-n", c.ns, "-o", `jsonpath={.metadata.annotations.cuscon\.dev/last-restart}`)
+}
+
+// restartOrder is the order in which cuscon's log says the Deployments were restarted.
+func (c *reloaderCluster) restartOrder() []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`Deployment/(canary|web|rest) was restarted`).FindAllStringSubmatch(c.log(), -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// deferred is cuscon_restarts_deferred{reason} as cuscon exports it.
+func (c *reloaderCluster) deferred(reason string) string {
+	for _, s := range c.scrape(suite.health) {
+		if s.Name == "cuscon_restarts_deferred" && s.Labels["reason"] == reason {
+			return fmt.Sprint(s.Value)
+		}
+	}
+	return ""
+}
+
+func TestWavesRestartInOrderAndAFailedWaveHoldsTheRestUntilResumed(t *testing.T) {
+	c := newReloaderCluster(t, wavesYAML, "CUSCON_WAVE_TIMEOUT=8s")
+	for _, d := range []string{"canary", "web", "rest"} {
+		c.waitPods(d, 1)
+	}
+	c.eventually("the baselines recorded", func() bool {
+		return c.applied("deployment", "canary") != "" && c.applied("deployment", "web") != "" && c.applied("deployment", "rest") != ""
+	})
+
+	// A healthy change: wave 1, then 2, then the rest, each after the one before it
+	// rolled out.
+	c.setData("bundle", "ca", "v2")
+	c.waitLog("Deployment/rest was restarted", 1)
+	assert.Equal(t, []string{"canary", "web", "rest"}, c.restartOrder())
+	assert.Regexp(t, `^\S+ wave 1: configmap/bundle key ca \(env CA in "c"\) changed$`, c.lastRestart("canary"))
+	assert.Contains(t, c.lastRestart("web"), " wave 2: configmap/bundle key ca")
+	assert.NotContains(t, c.lastRestart("rest"), "wave", "the rest is in no numbered wave")
+	canaryAt, webAt := restartTime(t, c.lastRestart("canary")), restartTime(t, c.lastRestart("web"))
+	assert.True(t, webAt.After(canaryAt), "wave 2 (%s) after wave 1 (%s)", webAt, canaryAt)
+	for _, d := range []string{"canary", "web", "rest"} {
+		c.kubectl("rollout", "status", "deployment/"+d, "-n", c.ns, "--timeout=60s")
+	}
+
+	// The canary's new pod is refused by a quota: wave 1 never gets healthy.
+	pods := len(strings.Fields(c.kubectl("get", "pods", "-n", c.ns, "-o", "name")))
+	c.kubectlIn(fmt.Sprintf("apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: pods}\nspec: {hard: {pods: %q}}\n", fmt.Sprint(pods)),
+		"apply", "-n", c.ns, "-f", "-")
+	c.eventually("the quota counted", func() bool {
+		return c.kubectl("get", "resourcequota", "pods", "-n", c.ns, "-o", "jsonpath={.status.used.pods}") == fmt.Sprint(pods)
+	})
+	webPods, restPods := c.uids("web"), c.uids("rest")
+	c.setData("bundle", "ca", "v3")
+	c.waitLog("Deployment/canary was restarted", 2)
+	c.waitEvent("Deployment", "web", "RestartHeld")
+	c.waitEvent("Deployment", "rest", "RestartHeld")
+	c.waitEvent("ConfigMap", "bundle", "RestartHeld")
+	held := c.logCount("Restart of Deployment/web held")
+	assert.Contains(t, c.log(), "wave 1: Deployment/canary not healthy within 8s")
+	c.eventually("two restarts held", func() bool { return c.deferred("held") == "2" })
+	assert.Equal(t, webPods, c.uids("web"), "wave 2 not restarted")
+	assert.Equal(t, restPods, c.uids("rest"), "the rest not restarted")
+
+	// plan shows the waves and the hold, with the resume to type.
+	var resume string
+	for _, r := range c.plan() {
+		if strings.HasPrefix(r.Why, "Deployment/web:") {
+			assert.Equal(t, "2", r.Wave)
+			m := regexp.MustCompile(`^held: wave 1: Deployment/canary .*cuscon\.dev/resume=([0-9a-f]+)$`).FindStringSubmatch(r.Owed)
+			require.NotNil(t, m, "plan's owed: %q", r.Owed)
+			resume = m[1]
+		}
+	}
+
+	// A restart of cuscon mid-wave: the finished wave is not restarted again, the hold stands.
+	canaryRecord := c.lastRestart("canary")
+	c.stopCuscon()
+	c.startCuscon()
+	c.waitLog("Restart of Deployment/web held", held+1)
+	assert.Equal(t, canaryRecord, c.lastRestart("canary"), "wave 1 not restarted again")
+	assert.Equal(t, 2, c.logCount("Deployment/canary was restarted"))
+	assert.Contains(t, c.log(), "cuscon.dev/resume="+resume, "the same hold after the restart")
+
+	// The quota lifted and the canary mended (rolled anew, as an operator would), it is
+	// healthy; the hold stays until resumed, and then the rest follows web as a wave does.
+	c.kubectl("delete", "resourcequota", "pods", "-n", c.ns)
+	c.kubectl("rollout", "restart", "deployment/canary", "-n", c.ns)
+	c.kubectl("rollout", "status", "deployment/canary", "-n", c.ns, "--timeout=60s")
+	assert.Equal(t, webPods, c.uids("web"), "a hold past its timeout is not lifted by the wave getting healthy")
+	c.kubectl("annotate", "deployment", "web", "-n", c.ns, "cuscon.dev/resume="+resume)
+	c.waitLog("Deployment/web was restarted", 2)
+	c.waitLog("Deployment/rest was restarted", 2)
+	assert.Equal(t, []string{"canary", "web", "rest", "canary", "web", "rest"}, c.restartOrder())
+	c.eventually("nothing deferred", func() bool { return c.deferred("held") == "0" && c.deferred("wave") == "0" })
+}
+
+// restartTime reads the time a last-restart record begins with.
+func restartTime(t *testing.T, record string) time.Time {
+	at, _, _ := strings.Cut(record, " ")
+	v, err := time.Parse(time.RFC3339, at)
+	require.NoError(t, err, record)
+	return v
+}
+
+func TestAChangeOutsideTheWindowIsAppliedOnceWhenItOpens(t *testing.T) {
+	c := newReloaderCluster(t, wavesYAML)
+	c.waitPods("rest", 1)
+	c.eventually("the baseline recorded", func() bool { return c.applied("deployment", "rest") != "" })
+	before := c.applied("deployment", "rest")
+	opens := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
+	if time.Until(opens) < 15*time.Second {
+		opens = opens.Add(time.Minute) // time to make the changes before it opens
+	}
+	win := fmt.Sprintf("%s-%s UTC", opens.Format("15:04"), opens.Add(30*time.Minute).Format("15:04"))
+	c.kubectl("annotate", "deployment", "rest", "-n", c.ns, "cuscon.dev/maintenance-window="+win)
+
+	c.setData("bundle", "ca", "v2")
+	c.waitEvent("Deployment", "rest", "RestartDeferred")
+	c.setData("bundle", "ca", "v3") // the latest content is what is applied
+	c.waitLog("Deployment/web was restarted", 1)
+	require.True(t, time.Now().Before(opens), "the test took too long to make its changes before the window opened")
+	assert.Equal(t, before, c.applied("deployment", "rest"), "not restarted outside its window")
+	assert.Equal(t, "1", c.deferred("window"))
+	for _, r := range c.plan() {
+		if strings.HasPrefix(r.Why, "Deployment/rest:") {
+			assert.Contains(t, r.Window, win+" (closed until "+opens.Format(time.RFC3339)+")")
+			assert.Equal(t, "deferred to its maintenance window", r.Owed)
+		}
+	}
+
+	require.NoError(t, plane.Eventually(c.ctx, time.Until(opens)+waitTimeout, "the restart when the window opens", func() (bool, error) {
+		return c.logCount("Deployment/rest was restarted") > 0, nil
+	}))
+	assert.False(t, time.Now().Before(opens), "restarted before its window opened")
+	c.kubectl("rollout", "status", "deployment/rest", "-n", c.ns, "--timeout=60s")
+	c.rsettle()
+	assert.Equal(t, 1, c.logCount("Deployment/rest was restarted"), "once, with the latest content")
+	assert.Equal(t, c.applied("deployment", "web"), c.applied("deployment", "rest"), "rest took v3, as web did")
+	assert.Equal(t, "0", c.deferred("window"))
+}
