@@ -5,8 +5,10 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +202,113 @@ func TestAChangeOutsideTheWindowIsAppliedOnceWhenItOpens(t *testing.T) {
 	assert.Equal(t, 1, c.logCount("Deployment/rest was restarted"), "once, with the latest content")
 	assert.Equal(t, c.applied("deployment", "web"), c.applied("deployment", "rest"), "rest took v3, as web did")
 	assert.Equal(t, "0", c.deferred("window"))
+}
+
+// bundleConsumer is a Deployment of one replica reading the bundle's key ca, in tier
+// (none: the rest); extra goes into its spec.
+func bundleConsumer(name, tier, extra string) string {
+	labels := "{}"
+	if tier != "" {
+		labels = "{tier: " + tier + "}"
+	}
+	return fmt.Sprintf(`---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[1]s, labels: %[2]s, annotations: {reloader.stakater.com/auto: "true"}}
+spec:
+  replicas: 1
+  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata: {labels: {app: %[1]s}}
+    spec:
+      containers: [{name: c, image: c:1, env: [{name: CA, valueFrom: {configMapKeyRef: {name: bundle, key: ca}}}]}]
+%[3]s
+`, name, labels, extra)
+}
+
+// A trust bundle shared by 24 workloads in three waves (2 canaries, 10 web, 12 others);
+// one web Deployment's new pods cannot be scheduled and pass its progress deadline: the
+// canaries and the web wave are restarted, the 12 others are held and reported.
+func TestASharedBundleAcrossTwentyFourWorkloadsStopsAtTheFailingWave(t *testing.T) {
+	yaml := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bundle, annotations: {cuscon.dev/waves: \"tier=canary; tier=web\"}}\ndata: {ca: v1}\n"
+	var names []string
+	label := "cuscon-e2e-schedulable-" + namespaceFor(t)
+	label = label[:min(len(label), 63)]
+	for i := range 24 {
+		name, tier, extra := fmt.Sprintf("svc-%02d", i), "", ""
+		switch {
+		case i < 2:
+			tier = "canary"
+		case i < 12:
+			tier = "web"
+		}
+		if i == 7 { // the one that fails: its pods run only where the node carries the label
+			extra = "      nodeSelector: {" + label + ": \"yes\"}\n  progressDeadlineSeconds: 10"
+		}
+		names = append(names, name)
+		yaml += bundleConsumer(name, tier, extra)
+	}
+	_, err := suite.plane.Kubectl(context.Background(), "label", "node", plane.NodeName, label+"=yes")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = suite.plane.Kubectl(context.Background(), "label", "node", plane.NodeName, label+"-") })
+	c := newReloaderCluster(t, yaml)
+	for _, n := range names {
+		c.waitPods(n, 1)
+	}
+	c.eventually("24 baselines recorded", func() bool {
+		for _, n := range names {
+			if c.applied("deployment", n) == "" {
+				return false
+			}
+		}
+		return true
+	})
+	before := map[string][]string{}
+	for _, n := range names {
+		before[n] = c.uids(n)
+	}
+
+	c.kubectl("label", "node", plane.NodeName, label+"-") // svc-07's next pod cannot be scheduled
+	changed := time.Now()
+	c.setData("bundle", "ca", "v2")
+	c.waitEvent("Deployment", "svc-23", "RestartHeld")
+	c.eventually("12 restarts held", func() bool { return c.deferred("held") == "12" })
+
+	restarted, held := map[string]string{}, 0
+	for _, n := range names {
+		if rec := c.lastRestart(n); rec != "" {
+			restarted[n] = rec
+		}
+	}
+	for i, n := range names {
+		switch {
+		case i < 12:
+			assert.Contains(t, restarted, n, "waves 1 and 2 restarted")
+		default:
+			assert.NotContains(t, restarted, n, "the rest held")
+			assert.Equal(t, before[n], c.uids(n), "%s's pod untouched", n)
+			held++
+		}
+	}
+	assert.Contains(t, c.log(), "wave 2: Deployment/svc-07 failed: its rollout exceeded its progress deadline")
+	events := strings.Count(c.kubectl("get", "events", "-n", c.ns, "--field-selector", "reason=RestartHeld,source=cuscon", "-o", "name"), "\n")
+	at := func(pattern string) []float64 { // seconds after the change of each log line matching pattern
+		var out []float64
+		for _, m := range regexp.MustCompile(`(?m)^(\S+ \S+) `+pattern).FindAllStringSubmatch(c.log(), -1) {
+			when, err := time.ParseInLocation("2006-01-02 15:04:05,000", m[1], time.Local)
+			require.NoError(t, err)
+			out = append(out, when.Sub(changed).Seconds())
+		}
+		return out
+	}
+	w1, w2, hold := at(`Deployment/svc-0[01] was restarted`), at(`Deployment/svc-(0[2-9]|1[01]) was restarted`), at(`Restart of Deployment/svc-23 held`)
+	require.Len(t, w1, 2)
+	require.Len(t, w2, 10)
+	require.NotEmpty(t, hold)
+	assert.Less(t, slices.Max(w1), slices.Min(w2), "wave 2 after wave 1")
+	t.Logf("shared bundle, 24 workloads in three waves: wave 1 restarted 2 at +%.2f…%.2fs; wave 2 restarted 10 at +%.2f…%.2fs; "+
+		"svc-07 failed its progress deadline; the rest held %d at +%.1fs, with %d RestartHeld Events (one on each held workload, one on the ConfigMap for each); %s",
+		slices.Min(w1), slices.Max(w1), slices.Min(w2), slices.Max(w2), held, hold[0], events,
+		regexp.MustCompile(`Restart of Deployment/svc-23 held: [^\n]*`).FindString(c.log()))
 }
