@@ -73,6 +73,11 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 		}
 	})
 	if err != nil {
+		for _, a := range todo { // decided, not sent: no longer under way
+			if a.v.kind == wRestart {
+				r.unpend(a)
+			}
+		}
 		return err
 	}
 	for wns, err := range held {
@@ -82,7 +87,7 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 		r.log.Warn("Could not check workloads yet; trying again later", "namespace", wns, "err", err)
 		r.requeue(wns, &nsWork{sweep: true, changed: map[string]*change{}})
 	}
-	todo = r.stage(ctx, ns, work.sweep || work.recheck, todo, members)
+	todo = r.stage(ctx, work.sweep || work.recheck, todo, members)
 	for _, a := range todo {
 		log := r.log.With("namespace", a.w.Namespace, "workload", a.w.String())
 		switch {
@@ -198,7 +203,7 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 	}
 	view := v.view.String()
 	if m != nil {
-		m.Owed, m.Change = v.refs, changeOf(v.refs, current)
+		m.Owed = v.refs
 	}
 	strategy, err := r.strategyOf(w)
 	switch {

@@ -63,7 +63,10 @@ func (r *Mode) finished(ctx context.Context, req restart.Request, view, stamp st
 		d := r.retry.Nth(tries)
 		r.log.Warn("Restart incomplete; retrying later", "namespace", req.Object.Namespace, "workload", w.String(), "retryIn", d.String())
 		time.AfterFunc(d, func() {
-			if !r.leading() {
+			r.mu.Lock()
+			superseded := r.pending[req.Key] != view // a newer change owes a restart of its own, staged anew
+			r.mu.Unlock()
+			if !r.leading() || superseded {
 				return
 			}
 			again := req

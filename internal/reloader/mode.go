@@ -105,14 +105,13 @@ type Mode struct {
 	// legacySweeps are the namespaces still to be swept with the digest key before
 	// records made before keying can no longer be around (see legacy).
 	legacySweeps map[string]bool
-	// The gates' state (gates.go): since when each workload of an earlier wave with no
-	// restart record has been waited for; which deferral of each workload was reported;
-	// when each namespace is due to be checked again; the restarts deferred, by
-	// namespace and reason.
+	// The gates' bookkeeping (holds.go), by workload key: the restarts not run now, and
+	// since when each workload of an earlier wave has been waited for; by namespace, the
+	// checks to come. windows parses each distinct window once.
+	held     map[string]heldState
 	waited   map[string]time.Time
-	noted    map[string]string
-	rechecks map[string]time.Time
-	deferred map[string]map[string]int
+	rechecks map[string]*recheck
+	windows  *windowCache
 
 	// key is the digest key of Secrets; nil until it could be read (SetKey).
 	key atomic.Pointer[[]byte]
@@ -149,7 +148,7 @@ func New(c *kube.Client, cfg Config, sched *restart.Scheduler, guard func(contex
 		index: map[string]nsObjects{}, listed: map[kube.Scope]bool{}, work: map[string]*nsWork{}, running: map[string]bool{},
 		pending: map[string]string{}, tries: map[string]int{}, refused: map[string]string{}, gone: map[string]bool{},
 		retries: map[string]int{}, legacySweeps: map[string]bool{},
-		waited: map[string]time.Time{}, noted: map[string]string{}, rechecks: map[string]time.Time{}, deferred: map[string]map[string]int{}}
+		held: map[string]heldState{}, waited: map[string]time.Time{}, rechecks: map[string]*recheck{}, windows: newWindowCache()}
 	r.cfg.WaveTimeout = cmp.Or(r.cfg.WaveTimeout, 10*time.Minute)
 	if cfg.Key != nil {
 		r.key.Store(&cfg.Key)
@@ -174,6 +173,7 @@ func (r *Mode) Reset() {
 	defer r.mu.Unlock()
 	r.index, r.listed, r.work, r.pending = map[string]nsObjects{}, map[kube.Scope]bool{}, map[string]*nsWork{}, map[string]string{}
 	r.gone = map[string]bool{}
+	r.held, r.waited = map[string]heldState{}, map[string]time.Time{}
 }
 
 // poke wakes CheckWorkloads.
@@ -191,6 +191,7 @@ func (r *Mode) CheckWorkloads(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer r.stopPauses()
+	defer r.stopRechecks()
 	for {
 		select {
 		case <-ctx.Done():

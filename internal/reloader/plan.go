@@ -16,7 +16,6 @@ import (
 	"cuscon/internal/kube"
 	"cuscon/internal/labels"
 	"cuscon/internal/waves"
-	"cuscon/internal/window"
 )
 
 // Planned is what a change of one object would do to one workload.
@@ -96,16 +95,13 @@ func (m *Mode) planStaging(ctx context.Context, rows []Planned, members []*membe
 	}
 	verdicts := map[string]waves.Verdict{}
 	for ns, xs := range peers {
-		var gated []*member
 		for _, x := range xs {
-			if len(x.Owed) > 0 && blockable(x, xs) {
-				gated = append(gated, x)
+			if open, opens := x.win.At(now); len(x.Owed) > 0 && !open {
+				x.Deferred = opens // the waves after it wait for its window
 			}
 		}
-		if len(gated) > 0 {
-			for name, v := range m.gate(ctx, xs, gated, now) {
-				verdicts[ns+"/"+name] = v
-			}
+		for name, v := range m.gate(ctx, xs, now) {
+			verdicts[ns+"/"+name] = v
 		}
 	}
 	for i := range rows {
@@ -117,14 +113,13 @@ func (m *Mode) planStaging(ctx context.Context, rows []Planned, members []*membe
 		if wave, ok := x.Waves[row.Object]; ok && wave != waves.Rest {
 			row.Wave = waves.WaveName(wave)
 		}
-		win, _ := window.Parse(x.window)
-		open, next := win.At(now)
+		open, next := x.win.At(now)
 		switch {
-		case x.window == "":
+		case x.win.IsZero():
 		case open:
-			row.Window = fmt.Sprintf("%s (open until %s)", x.window, next.UTC().Format(time.RFC3339))
+			row.Window = fmt.Sprintf("%s (open until %s)", x.win, next.UTC().Format(time.RFC3339))
 		default:
-			row.Window = fmt.Sprintf("%s (closed until %s)", x.window, next.UTC().Format(time.RFC3339))
+			row.Window = fmt.Sprintf("%s (closed until %s)", x.win, next.UTC().Format(time.RFC3339))
 		}
 		if !slices.Contains(x.Owed, row.Object) {
 			continue
@@ -204,17 +199,16 @@ func (m *Mode) planWorkload(w *workloadObj, objs sourceLookup, kinds []kube.Reso
 		return rows, nil
 	}
 	x := m.memberOf(w, all, objs)
-	current := workloadView{}
 	for ref, c := range all {
 		info, _ := objs.get(c.res, c.name)
-		if now, ok := viewOf(c.use, info.d); ok && recorded && !info.unknown && changedKeys(rec[ref], now, nil) != nil {
+		// A Secret's record is keyed with the controller's digest key, which the plan does
+		// not read: only ConfigMaps are known to be owed.
+		if now, ok := viewOf(c.use, info.d); ok && recorded && !info.unknown && c.res != kube.Secrets && changedKeys(rec[ref], now, nil) != nil {
 			x.Owed = append(x.Owed, ref)
-			current[ref] = now
 		}
 	}
 	slices.Sort(x.Owed)
-	x.Change = changeOf(x.Owed, current)
-	if refused != "" || x.err != nil {
+	if len(x.Owed) > 0 && (refused != "" || x.err != nil) { // as the controller: refused when it owes a restart
 		x.Refused = cmp.Or(refused, fmt.Sprint(x.err))
 	}
 	return rows, x

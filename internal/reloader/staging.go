@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cuscon/internal/kube"
@@ -33,13 +34,15 @@ func stagingOf(a map[string]string) *staging {
 type member struct {
 	waves.Member
 	w        kube.Workload
-	decided  bool // its verdict was made in this check
+	key      string // workloadKey(w)
+	decided  bool   // its verdict was made in this check
 	strategy string
 	selector string
-	window   string // the maintenance window that applies to it
+	win      window.Window // the maintenance window that applies to it
 	obs      waves.Observed
 	status   json.RawMessage
-	// err: its waves, timeout or window cannot be read: it is not restarted.
+	// err: its waves, timeout or window cannot be read: it is not restarted, and stands
+	// in no wave (it takes no change, so the waves after it risk nothing from it).
 	err error
 }
 
@@ -48,11 +51,14 @@ type member struct {
 func (r *Mode) memberOf(w *workloadObj, concerns map[string]concern, objs sourceLookup) *member {
 	a := w.Metadata.Annotations
 	m := &member{w: w.ref(), selector: w.Spec.Selector.String(), status: w.Status}
-	m.Name = m.w.String()
+	m.Name, m.key = m.w.String(), workloadKey(m.w)
 	m.Waves = map[string]int{}
 	m.Resume = a[waves.ResumeAnnotation]
 	m.strategy, _ = r.strategyOf(w)
-	m.Since = restartedAt(a[waves.LastRestartAnnotation])
+	m.Record = a[waves.LastRestartAnnotation]
+	if m.Since = restartedAt(m.Record); m.Since.After(time.Now()) {
+		m.Since = time.Time{} // written by hand, in the future: not a time to count from
+	}
 	m.obs.Metadata.Generation = w.Metadata.Generation
 	m.obs.Spec.Replicas = w.Spec.Replicas
 	if len(w.Spec.UpdateStrategy) > 0 {
@@ -79,27 +85,14 @@ func (r *Mode) memberOf(w *workloadObj, concerns map[string]concern, objs source
 	if m.Timeout, err = waves.Timeout(cmp.Or(a[waves.TimeoutAnnotation], timeout), r.cfg.WaveTimeout); err != nil && m.err == nil {
 		m.err = err
 	}
-	m.window = cmp.Or(a[waves.WindowAnnotation], objWindow, r.cfg.Window)
-	if _, err := window.Parse(m.window); err != nil && m.err == nil {
-		m.err = fmt.Errorf("%s %q: %w", waves.WindowAnnotation, m.window, err)
+	text := cmp.Or(a[waves.WindowAnnotation], objWindow, r.cfg.Window)
+	if m.win, err = r.windows.parse(text); err != nil && m.err == nil {
+		m.err = fmt.Errorf("%s %q: %w", waves.WindowAnnotation, text, err)
 	}
 	if m.err != nil {
-		for ref := range m.Waves {
-			m.Waves[ref] = 0 // its place unknown: it holds every later wave
-		}
+		m.Waves = map[string]int{}
 	}
 	return m
-}
-
-// changeOf names the change a workload owes: the views of the objects refs it owes a
-// restart for, as they are now (the same in `cuscon plan`, so that the hold it shows is
-// the one to resume).
-func changeOf(refs []string, current workloadView) string {
-	v := workloadView{}
-	for _, ref := range refs {
-		v[ref] = current[ref]
-	}
-	return v.String()
 }
 
 // restartedAt reads the time a last-restart record begins with (zero if none).
@@ -109,11 +102,53 @@ func restartedAt(record string) time.Time {
 	return t
 }
 
+// maxRecord bounds the last-restart record: the explanation of a change of many keys of
+// many objects is cut, so that it cannot push the workload's annotations past the API's
+// bound (and the restart's write be refused for ever).
+const maxRecord = 1024
+
 // lastRestart is the record written on a workload restarted in wave for why.
 func lastRestart(now time.Time, wave int, why string) string {
 	s := now.UTC().Format(time.RFC3339)
 	if wave != waves.Rest {
 		s += " wave " + waves.WaveName(wave) + ":"
 	}
-	return s + " " + why
+	s += " " + why
+	if len(s) > maxRecord {
+		s = strings.ToValidUTF8(s[:maxRecord-len("…")], "") + "…"
+	}
+	return s
+}
+
+// windowCache parses each distinct window once (a zone is read from the zone data each
+// time it is loaded); it holds at most maxCachedWindows, and a nil one parses every time.
+type windowCache struct {
+	mu sync.Mutex
+	m  map[string]parsedWindow
+}
+
+type parsedWindow struct {
+	w   window.Window
+	err error
+}
+
+const maxCachedWindows = 256
+
+func newWindowCache() *windowCache { return &windowCache{m: map[string]parsedWindow{}} }
+
+func (c *windowCache) parse(text string) (window.Window, error) {
+	if c == nil || text == "" {
+		return window.Parse(text)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.m[text]; ok {
+		return p.w, p.err
+	}
+	w, err := window.Parse(text)
+	if len(c.m) >= maxCachedWindows {
+		clear(c.m) // a tenant churning annotations refills it; nothing else grows
+	}
+	c.m[text] = parsedWindow{w, err}
+	return w, err
 }

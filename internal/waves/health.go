@@ -65,22 +65,24 @@ type Observed struct {
 	} `json:"status"`
 }
 
-// generation reads a number, or a string that may hold one (else 0).
-type generation int64
+// generation reads a number, or a string that holds one (an Argo Rollout's); known is
+// false for anything else (older Rollouts wrote a hash there).
+type generation struct {
+	n     int64
+	known bool
+}
 
 func (g *generation) UnmarshalJSON(b []byte) error {
 	var s string
 	if json.Unmarshal(b, &s) == nil {
-		n, _ := strconv.ParseInt(s, 10, 64)
-		*g = generation(n)
+		n, err := strconv.ParseInt(s, 10, 64)
+		*g = generation{n, err == nil}
 		return nil
 	}
 	var n int64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return nil // unreadable: not observed
-	}
-	*g = generation(n)
-	return nil
+	err := json.Unmarshal(b, &n)
+	*g = generation{n, err == nil}
+	return nil // unreadable: not known, which is not an error of the whole object
 }
 
 // condition reports whether o carries condition typ with status "True", and its reason.
@@ -104,17 +106,18 @@ func (o *Observed) replicas() int32 {
 // HealthOf is a workload's health after a restart that rolled it: a Deployment whose
 // rollout completed (its controller observed the new template, every replica updated
 // and available, none of the old left); a StatefulSet at its update revision with every
-// replica ready (up to its partition); a DaemonSet updated and available on every node;
+// replica ready (up to its partition); a DaemonSet updated and available on every node
+// (with OnDelete, which replaces no pod, ready and available is enough);
 // an Argo Rollout in phase Healthy; a Job complete. A Deployment past its progress
 // deadline, a Degraded Rollout and a failed Job have failed. A CronJob is healthy at
 // once: its restart is a Job run now, which the next wave does not wait for.
 func HealthOf(kind string, o *Observed) Status {
 	st := &o.Status
-	observed := int64(st.ObservedGeneration) >= o.Metadata.Generation
+	observed := st.ObservedGeneration.n >= o.Metadata.Generation
 	want := o.replicas()
 	switch kind {
 	case "Deployment":
-		if r, ok := failedProgress(o); ok {
+		if r, ok := failedProgress(o); ok && observed { // a deadline passed before the new template is stale
 			return Status{Failed, r}
 		}
 		switch {
@@ -146,12 +149,16 @@ func HealthOf(kind string, o *Observed) Status {
 		switch {
 		case !observed:
 			return Status{Progressing, "its controller has not observed the new template yet"}
-		case st.UpdatedScheduled < st.Desired:
+		case o.Spec.UpdateStrategy.Type != "OnDelete" && st.UpdatedScheduled < st.Desired:
 			return Status{Progressing, fmt.Sprintf("%d of %d nodes updated", st.UpdatedScheduled, st.Desired)}
 		case st.NumberAvailable < st.Desired:
 			return Status{Progressing, fmt.Sprintf("%d of %d nodes available", st.NumberAvailable, st.Desired)}
 		}
 	case "Rollout":
+		switch {
+		case st.ObservedGeneration.known && !observed: // its phase is of the old spec until then
+			return Status{Progressing, "its controller has not observed the new spec yet"}
+		}
 		switch st.Phase {
 		case "Healthy":
 		case "Degraded":

@@ -8,6 +8,7 @@
 package waves
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -124,15 +125,21 @@ type Member struct {
 	// Refused says why it cannot be restarted, if it cannot.
 	Refused string
 	Health  Status
-	// Since is when it was last restarted (or, if that is not known, since when it has
-	// been waited for): its timeout counts from there.
-	Since   time.Time
-	Timeout time.Duration
+	// Since is when its record says it was last restarted (zero: unknown): the timeout
+	// of its health counts from there, which `cuscon plan` and a new leader read alike.
+	// Waited is since when a later wave has been waiting for it (zero: not yet): the
+	// timeout counts from there while it has not taken the change, and for its health
+	// when Since is not known.
+	Since, Waited time.Time
+	Timeout       time.Duration
+	// Deferred is when its maintenance window opens, while it is outside it: the waves
+	// after it wait for that, with no timeout.
+	Deferred time.Time
 	// Resume is its resume annotation's value.
 	Resume string
-	// Change names what it owes (e.g. a digest of the record it will carry): a hold's ID
-	// is of the change too, so that a resume is for one change only.
-	Change string
+	// Record is its last-restart record: a hold's ID is of the holding workload's
+	// record, so that a resume is for the restart that held it, and not for the next.
+	Record string
 }
 
 // Kind of a gate's verdict.
@@ -147,12 +154,14 @@ const (
 func (k Kind) String() string { return [...]string{"go", "wait", "held"}[k] }
 
 // Verdict is what the gate says of one owed workload, and why: the workload of the
-// earlier wave that holds it (Blocker) and its wave.
+// earlier wave that holds it (Blocker) and its wave; Until, when waiting for a window,
+// when that opens.
 type Verdict struct {
 	Kind    Kind
 	Wave    int
 	Blocker string
 	Reason  string
+	Until   time.Time
 	// ID names a hold for a resume: the same for as long as the same workloads hold
 	// the same change.
 	ID string
@@ -162,33 +171,44 @@ type Verdict struct {
 
 // Gate decides, for each member that owes a restart and is not under way, whether it may
 // be restarted now: only when every member of an earlier wave (for an object it owes)
-// has taken the change and is healthy. One that has not taken it yet makes it wait; one
-// that is not healthy makes it wait until its timeout, past which, or when it failed or
-// cannot be restarted, it is held. A held member whose resume annotation names the
-// hold goes. now is the time of the decision.
+// has taken the change and is healthy. One that has not taken it yet, or is not healthy,
+// makes it wait until that one's timeout, past which — or at once, when it failed or
+// cannot be restarted — it is held; one deferred to its maintenance window makes it wait
+// for the window, with no timeout. A held member whose resume annotation names the hold
+// goes: a hold's ID is of the held workload and the workload that holds it with its
+// last-restart record (what both `cuscon plan` and the controller read), so that a
+// resume lasts until that one is restarted again. now is the time of the decision.
 func Gate(members []Member, now time.Time) map[string]Verdict {
+	users := map[string][]*Member{} // by object, sorted by name: the reason given is the same every time
+	ordered := make([]*Member, len(members))
+	for i := range members {
+		ordered[i] = &members[i]
+	}
+	slices.SortFunc(ordered, func(a, b *Member) int { return strings.Compare(a.Name, b.Name) })
+	for _, m := range ordered {
+		for ref := range m.Waves {
+			users[ref] = append(users[ref], m)
+		}
+	}
 	out := map[string]Verdict{}
-	for _, x := range members {
+	for _, x := range ordered {
 		if len(x.Owed) == 0 || x.InFlight || x.Refused != "" {
 			continue
 		}
 		v := Verdict{Kind: Go, Wave: lowest(x.Waves, x.Owed)}
-		for _, y := range sorted(members) {
-			if y.Name == x.Name {
-				continue
-			}
-			for _, ref := range x.Owed {
-				yw, uses := y.Waves[ref]
-				if !uses || yw >= x.Waves[ref] {
-					continue
-				}
-				if b := block(y, ref, yw, now); b.Kind > v.Kind {
-					v = b
+		var blocker *Member
+		for _, ref := range x.Owed {
+			for _, y := range users[ref] {
+				if yw := y.Waves[ref]; y != x && yw < x.Waves[ref] {
+					if b := block(*y, ref, yw, now); b.Kind > v.Kind || b.Kind == Wait && v.Kind == Wait && b.Until.After(v.Until) {
+						v, blocker = b, y
+					}
 				}
 			}
 		}
 		if v.Kind == Held {
-			v.ID = holdID(x, v)
+			sum := sha256.Sum256([]byte(x.Name + "\x00" + v.Blocker + "\x00" + blocker.Record + "\x00" + strconv.Itoa(v.Wave)))
+			v.ID = hex.EncodeToString(sum[:5])
 			v.Resumed = x.Resume != "" && x.Resume == v.ID
 		}
 		out[x.Name] = v
@@ -202,16 +222,26 @@ func block(y Member, ref string, wave int, now time.Time) Verdict {
 	switch {
 	case y.Refused != "":
 		v.Kind, v.Reason = Held, fmt.Sprintf("wave %s: %s cannot be restarted: %s", WaveName(wave), y.Name, y.Refused)
+	case !y.Deferred.IsZero() && (y.InFlight || slices.Contains(y.Owed, ref)):
+		v.Kind, v.Until = Wait, y.Deferred
+		v.Reason = fmt.Sprintf("wave %s: %s is deferred to its maintenance window, which opens at %s", WaveName(wave), y.Name, y.Deferred.UTC().Format(time.RFC3339))
+	case (y.InFlight || slices.Contains(y.Owed, ref)) && past(y.Waited, y.Timeout, now):
+		v.Kind, v.Reason = Held, fmt.Sprintf("wave %s: %s has not taken the change within %s", WaveName(wave), y.Name, y.Timeout)
 	case y.InFlight || slices.Contains(y.Owed, ref):
 		v.Kind, v.Reason = Wait, fmt.Sprintf("wave %s: %s has not taken the change yet", WaveName(wave), y.Name)
 	case y.Health.Health == Failed:
 		v.Kind, v.Reason = Held, fmt.Sprintf("wave %s: %s failed: %s", WaveName(wave), y.Name, y.Health.Reason)
-	case y.Health.Health == Progressing && !y.Since.IsZero() && now.Sub(y.Since) >= y.Timeout:
+	case y.Health.Health == Progressing && past(cmp.Or(y.Since, y.Waited), y.Timeout, now):
 		v.Kind, v.Reason = Held, fmt.Sprintf("wave %s: %s not healthy within %s: %s", WaveName(wave), y.Name, y.Timeout, y.Health.Reason)
 	case y.Health.Health == Progressing:
 		v.Kind, v.Reason = Wait, fmt.Sprintf("wave %s: %s not healthy yet: %s", WaveName(wave), y.Name, y.Health.Reason)
 	}
 	return v
+}
+
+// past reports whether timeout has passed since from (never, when from is not known).
+func past(from time.Time, timeout time.Duration, now time.Time) bool {
+	return !from.IsZero() && now.Sub(from) >= timeout
 }
 
 // lowest is x's lowest wave among the objects it owes.
@@ -223,20 +253,6 @@ func lowest(waves map[string]int, owed []string) int {
 		}
 	}
 	return w
-}
-
-// sorted orders members by name, so that the reason given is the same every time.
-func sorted(ms []Member) []Member {
-	out := slices.Clone(ms)
-	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
-
-// holdID names a hold: which workload, held for which change, by which, in which
-// wave; short enough to type.
-func holdID(x Member, v Verdict) string {
-	sum := sha256.Sum256([]byte(x.Name + "\x00" + x.Change + "\x00" + v.Blocker + "\x00" + strconv.Itoa(v.Wave)))
-	return hex.EncodeToString(sum[:5])
 }
 
 // WaveName is a wave as the annotations say it ("rest" for Rest).

@@ -64,7 +64,7 @@ func TestGate(t *testing.T) {
 	rolling := Status{Health: Progressing, Reason: "1 of 3 replicas updated"}
 	bundle := "configmap/bundle"
 	m := func(name string, wave int, owed bool, st Status, since time.Duration) Member {
-		x := Member{Name: name, Waves: map[string]int{bundle: wave}, Health: st, Timeout: 5 * time.Minute, Change: "v2"}
+		x := Member{Name: name, Waves: map[string]int{bundle: wave}, Health: st, Timeout: 5 * time.Minute, Record: "r1"}
 		if owed {
 			x.Owed = []string{bundle}
 		}
@@ -112,6 +112,26 @@ func TestGate(t *testing.T) {
 		{"a gate with no restart time waits, not holds",
 			[]Member{m("canary", 1, false, rolling, 0), m("web", 2, true, healthy, 0)},
 			map[string]Kind{"web": Wait}, "not healthy yet"},
+		{"no restart record: its timeout counts from the wait",
+			[]Member{func() Member {
+				y := m("canary", 1, false, rolling, 0)
+				y.Waited = now.Add(-6 * time.Minute)
+				return y
+			}(), m("web", 2, true, healthy, 0)},
+			map[string]Kind{"web": Held}, "not healthy within 5m0s"},
+		{"one that never takes the change holds past its timeout",
+			[]Member{func() Member { y := m("canary", 1, true, healthy, 0); y.Waited = now.Add(-6 * time.Minute); return y }(), m("web", 2, true, healthy, 0)},
+			map[string]Kind{"canary": Go, "web": Held}, "wave 1: canary has not taken the change within 5m0s"},
+		{"one under way for ever holds past its timeout",
+			[]Member{{Name: "canary", Waves: map[string]int{bundle: 1}, InFlight: true, Waited: now.Add(-time.Hour), Timeout: time.Minute}, m("web", 2, true, healthy, 0)},
+			map[string]Kind{"web": Held}, "has not taken the change within 1m0s"},
+		{"one deferred to its window: the next waits for the window, however long",
+			[]Member{func() Member {
+				y := m("canary", 1, true, healthy, 0)
+				y.Waited, y.Deferred = now.Add(-time.Hour), now.Add(12*time.Hour)
+				return y
+			}(), m("web", 2, true, healthy, 0)},
+			map[string]Kind{"canary": Go, "web": Wait}, "deferred to its maintenance window, which opens at 2026-12-03T00:00:00Z"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Gate(tc.members, now)
@@ -132,7 +152,8 @@ func TestGate(t *testing.T) {
 func TestResumeNamesOneHold(t *testing.T) {
 	now := time.Now()
 	failed := Member{Name: "canary", Waves: map[string]int{"configmap/b": 1}, Health: Status{Failed, "deadline"}}
-	web := Member{Name: "web", Waves: map[string]int{"configmap/b": 2}, Owed: []string{"configmap/b"}, Change: "v2"}
+	web := Member{Name: "web", Waves: map[string]int{"configmap/b": 2}, Owed: []string{"configmap/b"}}
+	failed.Record = "2026-12-02T10:00:00Z wave 1: configmap/b key ca changed"
 	v := Gate([]Member{failed, web}, now)["web"]
 	require.Equal(t, Held, v.Kind)
 	require.Len(t, v.ID, 10)
@@ -142,8 +163,8 @@ func TestResumeNamesOneHold(t *testing.T) {
 	v2 := Gate([]Member{failed, web}, now)["web"]
 	assert.True(t, v2.Resumed, "the hold's id resumes it")
 
-	web.Change = "v3"
+	failed.Record = "2026-12-02T11:00:00Z wave 1: configmap/b key ca changed" // restarted again, for a newer change
 	v3 := Gate([]Member{failed, web}, now)["web"]
-	assert.NotEqual(t, v.ID, v3.ID, "a newer change is a new hold")
-	assert.False(t, v3.Resumed, "an old resume does not carry over to a newer change")
+	assert.NotEqual(t, v.ID, v3.ID, "a newer restart of the one that holds it is a new hold")
+	assert.False(t, v3.Resumed, "an old resume does not carry over to it")
 }

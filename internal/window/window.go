@@ -1,7 +1,8 @@
 // Package window reads maintenance windows — "Mon-Fri 22:00-06:00 Europe/Berlin" — and
 // says whether one is open at an instant and when it next opens or closes. Hours are wall
 // clock in the window's time zone, so a window keeps its local hours across a change of
-// daylight saving time (and is an hour shorter or longer that night). Pure: the caller
+// daylight saving time (and is shorter or longer that night; a span wholly inside the
+// hour the clocks skip does not occur that day). Pure: the caller
 // says what time it is. Zones are the standard library's (the image ships Go's zone
 // data and points ZONEINFO at it, so they resolve in a FROM scratch image too).
 package window
@@ -120,6 +121,34 @@ func (s *span) parseDays(v string) error {
 	return nil
 }
 
+// wallClock is the instant of a wall-clock time (minutes past midnight of a day) in loc,
+// chosen the same way whatever the zone: in a time the clocks skip, the instant they
+// jump (so a span wholly inside the skipped hour does not occur that day); in a time
+// they repeat, the first of the two.
+func wallClock(y int, m time.Month, d, minutes int, loc *time.Location) time.Time {
+	want := time.Date(y, m, d, 0, minutes, 0, 0, time.UTC) // the wall clock, comparable
+	read := func(u time.Time) time.Time {
+		l := u.In(loc)
+		yy, mm, dd := l.Date()
+		h, mi, sec := l.Clock()
+		return time.Date(yy, mm, dd, h, mi, sec, 0, time.UTC)
+	}
+	t := time.Date(y, m, d, 0, minutes, 0, 0, loc)
+	if !read(t).Equal(want) { // skipped: the first instant that reads later
+		for u := t.Add(-3 * time.Hour); u.Before(t.Add(3 * time.Hour)); u = u.Add(time.Minute) {
+			if !read(u).Before(want) {
+				return u
+			}
+		}
+	}
+	for _, back := range []time.Duration{time.Hour, 30 * time.Minute} { // repeated: the first
+		if e := t.Add(-back); read(e).Equal(want) {
+			return e
+		}
+	}
+	return t
+}
+
 // clock reads "HH:MM" as minutes past midnight; 24:00 only as an end.
 func clock(v string, end bool) (int, error) {
 	h, m, ok := strings.Cut(v, ":")
@@ -197,11 +226,11 @@ func (s span) on(now time.Time, d int) (from, to time.Time, ok bool) {
 		return from, to, false
 	}
 	y, m, day = noon.Date()
-	from = time.Date(y, m, day, s.start/60, s.start%60, 0, 0, s.loc)
+	from = wallClock(y, m, day, s.start, s.loc)
 	endDay := day
 	if s.end <= s.start {
 		endDay++
 	}
-	to = time.Date(y, m, endDay, s.end/60, s.end%60, 0, 0, s.loc)
-	return from, to, true
+	to = wallClock(y, m, endDay, s.end, s.loc)
+	return from, to, to.After(from) // empty when wholly inside a skipped hour
 }

@@ -42,7 +42,11 @@ func TestWindowAt(t *testing.T) {
 		{"spans follow on without a gap", "Mon-Fri 22:00-24:00; Tue-Sat 00:00-06:00", "UTC", "2026-12-02 23:00", true, "2026-12-03 06:00"},
 		{"the earliest span opens next", "Sun 01:00-02:00; Thu 01:00-02:00", "UTC", "2026-12-02 12:00", false, "2026-12-03 01:00"},
 		{"spring forward: the night is an hour shorter", "Sun 01:00-04:00 Europe/Berlin", "Europe/Berlin", "2026-03-29 03:30", true, "2026-03-29 04:00"},
-		{"spring forward: opening in the gap", "Sun 02:30-05:00 Europe/Berlin", "UTC", "2026-03-28 12:00", false, "2026-03-29 01:30"},
+		{"spring forward: opening in the gap opens at the jump", "Sun 02:30-05:00 Europe/Berlin", "UTC", "2026-03-28 12:00", false, "2026-03-29 01:00"},
+		{"spring forward: a span wholly in the gap does not occur", "Sun 02:00-03:00 Europe/Berlin", "UTC", "2026-03-28 12:00", false, "2026-04-05 00:00"},
+		{"spring forward: a span wholly in the gap, even half an hour", "Sun 02:00-02:30 Europe/Berlin", "UTC", "2026-03-29 00:50", false, "2026-04-05 00:00"},
+		{"spring forward: ending in the gap ends at the jump", "Sun 01:00-02:30 Europe/Berlin", "UTC", "2026-03-29 00:59", true, "2026-03-29 01:00"},
+		{"fall back: a repeated hour opens at its first", "Sun 02:30-04:00 Europe/Berlin", "UTC", "2026-10-25 00:40", true, "2026-10-25 03:00"},
 		{"fall back: wall clock hours still", "Sun 01:00-04:00 Europe/Berlin", "Europe/Berlin", "2026-10-25 03:30", true, "2026-10-25 04:00"},
 		{"fall back: the next opening", "Sun 01:00-04:00 Europe/Berlin", "UTC", "2026-10-24 12:00", false, "2026-10-24 23:00"},
 	} {
