@@ -31,7 +31,9 @@
 //
 // The other modes are packages of their own, which main starts and fans watch events
 // out to; none imports another: internal/reloader (stakater/Reloader's annotations,
-// flags and markers on workloads; internal/alert sends its alerts), internal/syncer
+// flags and markers on workloads; internal/alert sends its alerts, internal/waves and
+// internal/window stage its restarts in waves gated on health and maintenance
+// windows), internal/syncer
 // (`cuscon sync`, the in-pod mode that unpacks one ConfigMap into files and reloads the
 // app), and plan.go here (`cuscon plan`, which says
 // what a change of each object would restart, changing nothing).
