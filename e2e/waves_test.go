@@ -21,45 +21,12 @@ import (
 
 // wavesYAML is a bundle ordered canary first, then web, then the rest; each Deployment
 // reads its key ca through an env var, and rolls one surge pod at a time.
-const wavesYAML = `
+var wavesYAML = `
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: bundle, annotations: {cuscon.dev/waves: "tier=canary; tier=web"}}
 data: {ca: v1}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: canary, labels: {tier: canary}, annotations: {reloader.stakater.com/auto: "true"}}
-spec:
-  replicas: 1
-  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
-  selector: {matchLabels: {app: canary}}
-  template:
-    metadata: {labels: {app: canary}}
-    spec: {containers: [{name: c, image: c:1, env: [{name: CA, valueFrom: {configMapKeyRef: {name: bundle, key: ca}}}]}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, labels: {tier: web}, annotations: {reloader.stakater.com/auto: "true"}}
-spec:
-  replicas: 1
-  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: c, image: c:1, env: [{name: CA, valueFrom: {configMapKeyRef: {name: bundle, key: ca}}}]}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: rest, annotations: {reloader.stakater.com/auto: "true"}}
-spec:
-  replicas: 1
-  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
-  selector: {matchLabels: {app: rest}}
-  template:
-    metadata: {labels: {app: rest}}
-    spec: {containers: [{name: c, image: c:1, env: [{name: CA, valueFrom: {configMapKeyRef: {name: bundle, key: ca}}}]}]}
-`
+` + bundleConsumer("canary", "canary", "") + bundleConsumer("web", "web", "") + bundleConsumer("rest", "", "")
 
 func (c *reloaderCluster) lastRestart(name string) string {
 	return c.kubectl("get", "deployment", name, "-n", c.ns, "-o", `jsonpath={.metadata.annotations.cuscon\.dev/last-restart}`)
@@ -231,7 +198,7 @@ spec:
 // one web Deployment's new pods cannot be scheduled and pass its progress deadline: the
 // canaries and the web wave are restarted, the 12 others are held and reported.
 func TestASharedBundleAcrossTwentyFourWorkloadsStopsAtTheFailingWave(t *testing.T) {
-	yaml := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bundle, annotations: {cuscon.dev/waves: \"tier=canary; tier=web\"}}\ndata: {ca: v1}\n"
+	yaml := strings.SplitN(wavesYAML, "---", 2)[0] // the bundle alone
 	var names []string
 	label := "cuscon-e2e-schedulable-" + namespaceFor(t)
 	label = label[:min(len(label), 63)]

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"time"
@@ -71,9 +72,13 @@ func (r *Mode) stage(ctx context.Context, full bool, todo []action, members []*m
 	}
 	verdicts := map[string]waves.Verdict{}
 	if full {
-		for ns, xs := range peers {
-			for name, v := range r.gate(ctx, xs, now) {
-				verdicts[ns+"/"+name] = v
+		asked := map[string]bool{}
+		for _, a := range gated {
+			if ns := a.w.Namespace; !asked[ns] {
+				asked[ns] = true
+				for name, v := range r.gate(ctx, peers[ns], now) {
+					verdicts[ns+"/"+name] = v
+				}
 			}
 		}
 	}
@@ -120,8 +125,16 @@ func (r *Mode) stage(ctx context.Context, full bool, todo []action, members []*m
 // gate reads the health of the members of one namespace that stand before one that owes
 // a restart, and since when each has been waited for, and asks the gate about each.
 func (r *Mode) gate(ctx context.Context, members []*member, now time.Time) map[string]waves.Verdict {
+	latest := map[string]int{} // by object: the latest wave that owes a restart for it
+	for _, x := range members {
+		for _, ref := range x.Owed {
+			if w, ok := x.Waves[ref]; ok && w > latest[ref] {
+				latest[ref] = w
+			}
+		}
+	}
 	for _, y := range members {
-		if !slices.ContainsFunc(members, func(x *member) bool { return len(x.Owed) > 0 && before(y, x) }) {
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(y.Waves)), func(ref string) bool { return y.Waves[ref] < latest[ref] }) {
 			continue
 		}
 		taken := !y.InFlight && len(y.Owed) == 0
