@@ -225,42 +225,6 @@ func defineDecisionFlags(s *envflag.Set, c *config) {
 	c.Reloader.DefineFlags(s)
 }
 
-// asReloader applies Reloader's defaults where no flag (or twin) said otherwise: the
-// Reloader mode on, Secrets watched (unless --resources-to-ignore=secrets), every
-// namespace (or --namespaces, or KUBERNETES_NAMESPACE), metrics and probes on :9090
-// (Reloader's /metrics and /live), the API server found in the pod, and
-// --enable-ha's Lease named as Reloader names it, in cuscon's own namespace.
-func (c *config) asReloader(s *envflag.Set, getenv func(string) string) {
-	if !s.IsSet("reloader-annotations") {
-		c.ReloaderAnnotations = true
-	}
-	if !s.IsSet("secrets") {
-		c.Secrets = true
-	}
-	if !s.IsSet("namespace") && !s.IsSet("namespaces") && !s.IsSet("all-namespaces") {
-		if ns := getenv("KUBERNETES_NAMESPACE"); ns != "" {
-			c.Namespace = ns
-		} else {
-			c.AllNamespaces = true
-		}
-	}
-	if !s.IsSet("listen-address") {
-		c.Telemetry.ListenAddress = ":9090"
-	}
-	if !s.IsSet("api-url") && !s.IsSet("in-cluster") && getenv("KUBERNETES_SERVICE_HOST") != "" {
-		c.Connection.InCluster = true
-	}
-	if !s.IsSet("lease-name") {
-		c.LeaseName = "stakater-reloader-lock"
-	}
-	if !s.IsSet("pod-cache") { // Reloader's chart grants nothing on pods: watching them would only be refused
-		c.PodCache = false
-	}
-	if !s.IsSet("lease-namespace") {
-		c.LeaseNamespace = cmp.Or(c.PodNamespace, kube.ServiceAccountNamespace(c.Connection.ServiceAccountDir), getenv("RELOADER_NAMESPACE"))
-	}
-}
-
 // checkDecisions refuses what decides behaviour and cannot work: an unknown strategy,
 // an empty annotation or namespace. The controller and `cuscon plan` both ask it.
 func (c config) checkDecisions() error {

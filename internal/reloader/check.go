@@ -13,7 +13,6 @@ import (
 
 	"cuscon/internal/kube"
 	"cuscon/internal/restart"
-	"cuscon/internal/waves"
 )
 
 // action is what a check found to do for one workload, done after the list.
@@ -246,37 +245,6 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 	}
 	r.pending[key] = view
 	return a, true, m
-}
-
-// explain says what changed of each object a workload is restarted for, and how the
-// workload uses it: the keys (names only) and the references that made them matter.
-func explain(v workloadVerdict, concerns map[string]concern) string {
-	parts := make([]string, 0, len(v.changed))
-	for _, changed := range v.changed {
-		ref, _, _ := strings.Cut(changed, " ")
-		if c, ok := concerns[ref]; ok && len(c.use.via) > 0 {
-			changed += " (" + strings.Join(c.use.via, ", ") + ")"
-		} else if ok {
-			changed += " (" + c.why + ")" // named by a reload list, not used by the pods
-		}
-		parts = append(parts, changed)
-	}
-	return strings.Join(parts, "; ") + " changed"
-}
-
-// lowestWave is m's first wave among the objects it owes a restart for.
-func lowestWave(m *member) int {
-	w := waves.Rest
-	for _, ref := range m.Owed {
-		w = min(w, m.Waves[ref])
-	}
-	return w
-}
-
-// recordOf is what a restart writes on the workload's own metadata: the view it
-// applied, and the record of what restarted it.
-func recordOf(view, stamp string) map[string]string {
-	return map[string]string{AppliedConfigsAnnotation: view, waves.LastRestartAnnotation: stamp}
 }
 
 // strategyOf is how w is restarted: --reload-strategy, or what its strategy annotation

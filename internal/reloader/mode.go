@@ -12,9 +12,7 @@ package reloader
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -278,34 +276,4 @@ func (r *Mode) requeue(ns string, w *nsWork) {
 		r.mu.Unlock()
 		r.poke()
 	})
-}
-
-// optsIn is a quick filter: whether w or its template carries any of the annotations
-// that opt in (with --auto-reload-all, any workload but a Job or CronJob does).
-func (r *Mode) optsIn(w *workloadObj) bool {
-	if r.rules.autoReloadAll && w.Kind != "Job" && w.Kind != "CronJob" {
-		return true
-	}
-	k := r.rules.keys
-	keys := []string{k.Auto, k.Search, k.Reload[0], k.Reload[1], k.TypedAuto[0], k.TypedAuto[1]}
-	return hasAny(w.Metadata.Annotations, keys...) || w.Kind != "Job" && hasAny(w.Spec.Template.Metadata.Annotations, keys...)
-}
-
-// skippedKind reports, once per kind and reason, a kind of workload that could not be
-// listed: its workloads are not restarted until it can be.
-func (r *Mode) skippedKind(kind string, err error) {
-	r.warnOnce("list/"+kind, fmt.Sprintf("Could not list %ss: they are not restarted (install their API, grant list on them, or leave them out with --ignored-workload-types)",
-		strings.ToLower(kind)), err)
-}
-
-// warnOnce logs msg with err the first time what fails so, and again only if the error
-// changes: what the operator must grant is said once, not at every check.
-func (r *Mode) warnOnce(what, msg string, err error) {
-	r.mu.Lock()
-	first := r.skipped[what] != err.Error()
-	r.skipped[what] = err.Error()
-	r.mu.Unlock()
-	if first {
-		r.log.Warn(msg, "err", err)
-	}
 }

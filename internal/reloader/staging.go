@@ -1,6 +1,7 @@
 // staging.go reads how a workload's restarts are staged: its wave for each object it
 // uses, its wave timeout and maintenance window — from its own annotations, else the
-// object's, else the flags' — and the record a restart leaves on it.
+// object's, else the flags' — and what a restart says of itself: the keys that changed
+// and the references that made them matter, and the record it leaves on the workload.
 
 package reloader
 
@@ -151,4 +152,35 @@ func (c *windowCache) parse(text string) (window.Window, error) {
 	}
 	c.m[text] = parsedWindow{w, err}
 	return w, err
+}
+
+// explain says what changed of each object a workload is restarted for, and how the
+// workload uses it: the keys (names only) and the references that made them matter.
+func explain(v workloadVerdict, concerns map[string]concern) string {
+	parts := make([]string, 0, len(v.changed))
+	for _, changed := range v.changed {
+		ref, _, _ := strings.Cut(changed, " ")
+		if c, ok := concerns[ref]; ok && len(c.use.via) > 0 {
+			changed += " (" + strings.Join(c.use.via, ", ") + ")"
+		} else if ok {
+			changed += " (" + c.why + ")" // named by a reload list, not used by the pods
+		}
+		parts = append(parts, changed)
+	}
+	return strings.Join(parts, "; ") + " changed"
+}
+
+// lowestWave is m's first wave among the objects it owes a restart for.
+func lowestWave(m *member) int {
+	w := waves.Rest
+	for _, ref := range m.Owed {
+		w = min(w, m.Waves[ref])
+	}
+	return w
+}
+
+// recordOf is what a restart writes on the workload's own metadata: the view it
+// applied, and the record of what restarted it.
+func recordOf(view, stamp string) map[string]string {
+	return map[string]string{AppliedConfigsAnnotation: view, waves.LastRestartAnnotation: stamp}
 }

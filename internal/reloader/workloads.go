@@ -1,5 +1,6 @@
 // workloads.go lists the workloads of a namespace (or of all) for the mode, one kind at a
-// time, one item at a time, from the API server's watch cache, keeping none.
+// time, one item at a time, from the API server's watch cache, keeping none; says which
+// opted in at a glance; and reports, once, a kind it cannot list.
 
 package reloader
 
@@ -68,4 +69,34 @@ func listWorkloads(ctx context.Context, c *kube.Client, ns string, kinds []strin
 		}
 	}
 	return nil
+}
+
+// optsIn is a quick filter: whether w or its template carries any of the annotations
+// that opt in (with --auto-reload-all, any workload but a Job or CronJob does).
+func (r *Mode) optsIn(w *workloadObj) bool {
+	if r.rules.autoReloadAll && w.Kind != "Job" && w.Kind != "CronJob" {
+		return true
+	}
+	k := r.rules.keys
+	keys := []string{k.Auto, k.Search, k.Reload[0], k.Reload[1], k.TypedAuto[0], k.TypedAuto[1]}
+	return hasAny(w.Metadata.Annotations, keys...) || w.Kind != "Job" && hasAny(w.Spec.Template.Metadata.Annotations, keys...)
+}
+
+// skippedKind reports, once per kind and reason, a kind of workload that could not be
+// listed: its workloads are not restarted until it can be.
+func (r *Mode) skippedKind(kind string, err error) {
+	r.warnOnce("list/"+kind, fmt.Sprintf("Could not list %ss: they are not restarted (install their API, grant list on them, or leave them out with --ignored-workload-types)",
+		strings.ToLower(kind)), err)
+}
+
+// warnOnce logs msg with err the first time what fails so, and again only if the error
+// changes: what the operator must grant is said once, not at every check.
+func (r *Mode) warnOnce(what, msg string, err error) {
+	r.mu.Lock()
+	first := r.skipped[what] != err.Error()
+	r.skipped[what] = err.Error()
+	r.mu.Unlock()
+	if first {
+		r.log.Warn(msg, "err", err)
+	}
 }
