@@ -86,7 +86,7 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 		r.log.Warn("Could not check workloads yet; trying again later", "namespace", wns, "err", err)
 		r.requeue(wns, &nsWork{sweep: true, changed: map[string]*change{}})
 	}
-	todo = r.stage(ctx, work.sweep || work.recheck, todo, members)
+	todo = r.stage(ctx, ns, work.sweep || work.recheck, todo, members)
 	for _, a := range todo {
 		log := r.log.With("namespace", a.w.Namespace, "workload", a.w.String())
 		switch {

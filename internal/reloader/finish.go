@@ -41,7 +41,11 @@ func (r *Mode) finished(ctx context.Context, req restart.Request, view, stamp st
 		delete(r.pending, req.Key)
 	}
 	tries := 0
-	if res.Owed != nil {
+	// A newer change of the workload under way, or staged (deferred, waiting, held),
+	// supersedes what this round left: its own restart, gated, takes the pods.
+	_, staged := r.held[req.Key]
+	superseded := staged || r.pending[req.Key] != "" && r.pending[req.Key] != view
+	if res.Owed != nil && !superseded {
 		r.tries[req.Key]++
 		tries = r.tries[req.Key]
 		r.pending[req.Key] = view
@@ -59,12 +63,15 @@ func (r *Mode) finished(ctx context.Context, req restart.Request, view, stamp st
 		var v workloadView
 		_ = json.Unmarshal([]byte(view), &v)
 		r.record(ctx, w, v, stamp)
+	case res.Owed != nil && superseded:
+		r.log.Info("Restart incomplete; its pods are left to the newer change's restart", "namespace", req.Object.Namespace, "workload", w.String())
 	case res.Owed != nil:
 		d := r.retry.Nth(tries)
 		r.log.Warn("Restart incomplete; retrying later", "namespace", req.Object.Namespace, "workload", w.String(), "retryIn", d.String())
 		time.AfterFunc(d, func() {
 			r.mu.Lock()
-			superseded := r.pending[req.Key] != view // a newer change owes a restart of its own, staged anew
+			_, staged := r.held[req.Key]
+			superseded := staged || r.pending[req.Key] != view // a newer change owes a restart of its own, staged anew
 			r.mu.Unlock()
 			if !r.leading() || superseded {
 				return

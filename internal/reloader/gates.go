@@ -42,7 +42,7 @@ func waitRecheck(waited time.Duration) time.Duration {
 // their window) or wait for, or are held by, an earlier wave, and the namespace of each
 // is checked again when that may change. full: every workload of the namespaces of ns
 // was decided (a sweep, or a check again for what was held).
-func (r *Mode) stage(ctx context.Context, full bool, todo []action, members []*member) []action {
+func (r *Mode) stage(ctx context.Context, ns string, full bool, todo []action, members []*member) []action {
 	byName := map[string]*member{}
 	peers := map[string][]*member{} // by namespace: waves are of one namespace's workloads
 	for _, m := range members {
@@ -59,7 +59,7 @@ func (r *Mode) stage(ctx context.Context, full bool, todo []action, members []*m
 		}
 		if open, opens := m.win.At(now); !open {
 			m.Deferred = opens // the waves after it wait for the window
-			r.hold(a, "window", "window "+opens.String(), func() {
+			r.hold(ctx, a, "window", "window "+opens.String(), func() {
 				msg := fmt.Sprintf("Restart of %s deferred to its maintenance window %q, which opens at %s: %s", a.w, m.win, opens.UTC().Format(time.RFC3339), a.req.Why)
 				r.log.Info(msg, "namespace", a.w.Namespace, "workload", a.w.String())
 				r.events.Normal(a.w.Ref(), "RestartDeferred", msg)
@@ -90,8 +90,8 @@ func (r *Mode) stage(ctx context.Context, full bool, todo []action, members []*m
 			keep = append(keep, r.release(a))
 		case !known:
 			// Whether an earlier wave took the change is known only from a check of every
-			// workload of the namespace: one follows at once.
-			r.unpend(a)
+			// workload of the namespace: one follows at once (what it owes, recorded).
+			r.hold(ctx, a, "wave", "wave unknown", nil)
 			r.recheckAt(a.w.Namespace, now)
 		case v.Kind == waves.Go, v.Kind == waves.Held && v.Resumed:
 			if v.Resumed {
@@ -99,7 +99,7 @@ func (r *Mode) stage(ctx context.Context, full bool, todo []action, members []*m
 			}
 			keep = append(keep, r.release(a))
 		case v.Kind == waves.Wait:
-			waited := r.hold(a, "wave", "wave "+v.Reason, nil)
+			waited := r.hold(ctx, a, "wave", "wave "+v.Reason, nil)
 			r.log.Debug("Restart waits for an earlier wave", "namespace", a.w.Namespace, "workload", a.w.String(), "reason", v.Reason)
 			next := now.Add(waitRecheck(now.Sub(waited)))
 			if !v.Until.IsZero() {
@@ -107,7 +107,7 @@ func (r *Mode) stage(ctx context.Context, full bool, todo []action, members []*m
 			}
 			r.recheckAt(a.w.Namespace, next)
 		default:
-			r.hold(a, "held", "held "+v.ID, func() {
+			r.hold(ctx, a, "held", "held "+v.ID, func() {
 				msg := fmt.Sprintf("Restart of %s held: %s; it stays owed until a newer change, or until %s=%s is set on it", a.w, v.Reason, waves.ResumeAnnotation, v.ID)
 				r.log.Warn(msg, "namespace", a.w.Namespace, "workload", a.w.String(), "hold", v.ID)
 				r.events.Warn(a.w.Ref(), "RestartHeld", msg)
@@ -117,7 +117,7 @@ func (r *Mode) stage(ctx context.Context, full bool, todo []action, members []*m
 		}
 	}
 	if full {
-		r.settleHolds(members)
+		r.settleHolds(ns, members)
 	}
 	return keep
 }
@@ -134,14 +134,15 @@ func (r *Mode) gate(ctx context.Context, members []*member, now time.Time) map[s
 		}
 	}
 	for _, y := range members {
-		if !slices.ContainsFunc(slices.Collect(maps.Keys(y.Waves)), func(ref string) bool { return y.Waves[ref] < latest[ref] }) {
-			continue
-		}
+		needed := slices.ContainsFunc(slices.Collect(maps.Keys(y.Waves)), func(ref string) bool { return y.Waves[ref] < latest[ref] })
 		taken := !y.InFlight && len(y.Owed) == 0
-		if taken && y.Refused == "" {
+		if needed && taken && y.Refused == "" {
 			y.Health = r.healthOf(ctx, y)
 		}
-		y.Waited = r.waitedSince(y.key, taken && y.Health.Health == waves.Healthy, now)
+		// Its timeout counts only while it is its own turn: under way, or restarted and
+		// not healthy yet; not while it waits itself (for a window, or an earlier wave).
+		running := y.InFlight || taken && y.Health.Health != waves.Healthy
+		y.Waited = r.waitedSince(y.key, !needed || !running, now)
 	}
 	flat := make([]waves.Member, 0, len(members))
 	for _, m := range members {

@@ -5,7 +5,10 @@
 
 package reloader
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // heldState is what is kept of one workload whose restart is not run now.
 type heldState struct {
@@ -23,9 +26,14 @@ type recheck struct {
 }
 
 // hold records that a's restart is not run now, for reason (note says which deferral of
-// which change, reported once by report), and forgets that it was under way. It
-// returns since when a has been waiting.
-func (r *Mode) hold(a action, reason, note string, report func()) time.Time {
+// which change, reported once by report), and forgets that it was under way. A workload
+// first seen just after the change gets what it runs now as its record, so that the
+// change stays owed in it (a later check has no "before" to compare with). It returns
+// since when a has been waiting.
+func (r *Mode) hold(ctx context.Context, a action, reason, note string, report func()) time.Time {
+	if a.v.was != nil {
+		r.record(ctx, a.w, a.v.was, "")
+	}
 	note += "\x00" + a.v.view.String()
 	r.mu.Lock()
 	if r.pending[a.req.Key] == a.v.view.String() {
@@ -70,8 +78,8 @@ func (r *Mode) unpend(a action) {
 // settleHolds forgets, after a check of every workload of their namespaces, the holds of
 // workloads that owe nothing any more (restarted, their change undone) or are gone, and
 // the waits on workloads that are gone.
-func (r *Mode) settleHolds(members []*member) {
-	owing, present, checked := map[string]bool{}, map[string]bool{}, map[string]bool{}
+func (r *Mode) settleHolds(ns string, members []*member) {
+	owing, present, checked := map[string]bool{}, map[string]bool{}, map[string]bool{ns: true}
 	for _, m := range members {
 		present[m.key] = true
 		checked[m.w.Namespace] = true
@@ -81,12 +89,12 @@ func (r *Mode) settleHolds(members []*member) {
 	}
 	r.mu.Lock()
 	for key := range r.held {
-		if w, ok := workloadOfKey(key); ok && checked[w.Namespace] && !owing[key] {
+		if w, ok := workloadOfKey(key); ok && (checked[w.Namespace] || ns == "") && !owing[key] {
 			delete(r.held, key)
 		}
 	}
 	for key := range r.waited {
-		if w, ok := workloadOfKey(key); ok && checked[w.Namespace] && !present[key] {
+		if w, ok := workloadOfKey(key); ok && (checked[w.Namespace] || ns == "") && !present[key] {
 			delete(r.waited, key)
 		}
 	}
@@ -96,12 +104,18 @@ func (r *Mode) settleHolds(members []*member) {
 
 // countHeld sets the gauge of restarts deferred, by reason.
 func (r *Mode) countHeld() {
-	counts := map[string]int{}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.countHeldLocked()
+}
+
+// countHeldLocked is countHeld with mu held: the gauge is set under the lock, so that
+// two checks cannot leave the older count behind.
+func (r *Mode) countHeldLocked() {
+	counts := map[string]int{}
 	for _, h := range r.held {
 		counts[h.reason]++
 	}
-	r.mu.Unlock()
 	for _, reason := range []string{"window", "wave", "held"} {
 		r.metrics.RestartsDeferred.Set(float64(counts[reason]), "reason", reason)
 	}

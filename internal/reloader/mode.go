@@ -172,6 +172,7 @@ func (r *Mode) Reset() {
 	r.index, r.listed, r.work, r.pending = map[string]nsObjects{}, map[kube.Scope]bool{}, map[string]*nsWork{}, map[string]string{}
 	r.gone = map[string]bool{}
 	r.held, r.waited = map[string]heldState{}, map[string]time.Time{}
+	r.countHeldLocked() // a follower reports nothing deferred
 }
 
 // poke wakes CheckWorkloads.
@@ -187,9 +188,9 @@ func (r *Mode) poke() {
 // at once in all.
 func (r *Mode) CheckWorkloads(ctx context.Context) {
 	var wg sync.WaitGroup
+	defer r.stopRechecks() // after every check ended: none arms a timer after it
 	defer wg.Wait()
 	defer r.stopPauses()
-	defer r.stopRechecks()
 	for {
 		select {
 		case <-ctx.Done():

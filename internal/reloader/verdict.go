@@ -32,6 +32,10 @@ type workloadVerdict struct {
 	// anew lists the objects whose record was made with another digest key: it cannot
 	// be compared, and is replaced without a restart.
 	anew []string
+	// was, for a restart of a workload whose record does not know all it compared
+	// (first seen just after a change), is what it was compared with: recorded if the
+	// restart is not sent now, so that the change stays owed.
+	was workloadView
 }
 
 // decideWorkload compares what a workload uses now (current; missing lists required
@@ -45,6 +49,7 @@ type workloadVerdict struct {
 func decideWorkload(recorded string, current, legacy workloadView, missing []string, previous workloadView, pending string,
 	named map[string]bool, rl rules) workloadVerdict {
 	rec, ok := parseView(recorded)
+	unrecorded := !ok
 	if !ok {
 		rec = previous
 	} else if len(previous) > 0 {
@@ -52,6 +57,7 @@ func decideWorkload(recorded string, current, legacy workloadView, missing []str
 		for ref, was := range previous {
 			if _, known := rec[ref]; !known {
 				rec[ref] = was
+				unrecorded = true
 			}
 		}
 	}
@@ -84,7 +90,11 @@ func decideWorkload(recorded string, current, legacy workloadView, missing []str
 	case len(changed) > 0 && pending == view.String():
 		return workloadVerdict{kind: wPending, view: view, changed: changed, refs: refs}
 	case len(changed) > 0:
-		return workloadVerdict{kind: wRestart, view: view, changed: changed, refs: refs}
+		v := workloadVerdict{kind: wRestart, view: view, changed: changed, refs: refs}
+		if unrecorded {
+			v.was = rec
+		}
+		return v
 	case !ok:
 		return workloadVerdict{kind: wBaseline, view: view}
 	case view.String() != rec.String():

@@ -190,6 +190,9 @@ func Gate(members []Member, now time.Time) map[string]Verdict {
 			users[ref] = append(users[ref], m)
 		}
 	}
+	// Earlier waves first: a workload that waits for, or is held by, an earlier one
+	// passes that on to the waves after it.
+	slices.SortStableFunc(ordered, func(a, b *Member) int { return lowest(a.Waves, a.Owed) - lowest(b.Waves, b.Owed) })
 	out := map[string]Verdict{}
 	for _, x := range ordered {
 		if len(x.Owed) == 0 || x.InFlight || x.Refused != "" {
@@ -199,10 +202,14 @@ func Gate(members []Member, now time.Time) map[string]Verdict {
 		var blocker *Member
 		for _, ref := range x.Owed {
 			for _, y := range users[ref] {
-				if yw := y.Waves[ref]; y != x && yw < x.Waves[ref] {
-					if b := block(*y, ref, yw, now); b.Kind > v.Kind || b.Kind == Wait && v.Kind == Wait && b.Until.After(v.Until) {
-						v, blocker = b, y
-					}
+				yw := y.Waves[ref]
+				if y == x || yw >= x.Waves[ref] {
+					continue
+				}
+				yv, decided := out[y.Name]
+				kind, until := stands(y, ref, now, yv, decided)
+				if kind > v.Kind || kind == Wait && v.Kind == Wait && until.After(v.Until) {
+					v, blocker = block(y, ref, yw, now, yv, decided), y
 				}
 			}
 		}
@@ -216,25 +223,58 @@ func Gate(members []Member, now time.Time) map[string]Verdict {
 	return out
 }
 
-// block is how y, of an earlier wave for ref, stands in the way.
-func block(y Member, ref string, wave int, now time.Time) Verdict {
-	v := Verdict{Wave: wave, Blocker: y.Name}
+// stands is how y, of an earlier wave for ref, stands in the way, cheaply: the kind of
+// verdict it makes, and until when (a window). yv is the gate's verdict on y itself, if
+// it owes a restart and was decided.
+func stands(y *Member, ref string, now time.Time, yv Verdict, decided bool) (Kind, time.Time) {
+	owes := y.InFlight || slices.Contains(y.Owed, ref)
 	switch {
 	case y.Refused != "":
-		v.Kind, v.Reason = Held, fmt.Sprintf("wave %s: %s cannot be restarted: %s", WaveName(wave), y.Name, y.Refused)
-	case !y.Deferred.IsZero() && (y.InFlight || slices.Contains(y.Owed, ref)):
-		v.Kind, v.Until = Wait, y.Deferred
-		v.Reason = fmt.Sprintf("wave %s: %s is deferred to its maintenance window, which opens at %s", WaveName(wave), y.Name, y.Deferred.UTC().Format(time.RFC3339))
-	case (y.InFlight || slices.Contains(y.Owed, ref)) && past(y.Waited, y.Timeout, now):
-		v.Kind, v.Reason = Held, fmt.Sprintf("wave %s: %s has not taken the change within %s", WaveName(wave), y.Name, y.Timeout)
-	case y.InFlight || slices.Contains(y.Owed, ref):
-		v.Kind, v.Reason = Wait, fmt.Sprintf("wave %s: %s has not taken the change yet", WaveName(wave), y.Name)
+		return Held, time.Time{}
+	case owes && !y.Deferred.IsZero():
+		return Wait, y.Deferred
+	case owes && decided && !y.InFlight && yv.Kind == Held && !yv.Resumed:
+		return Held, time.Time{}
+	case owes && decided && !y.InFlight && yv.Kind == Wait:
+		return Wait, yv.Until
+	case owes && past(y.Waited, y.Timeout, now):
+		return Held, time.Time{}
+	case owes:
+		return Wait, time.Time{}
 	case y.Health.Health == Failed:
-		v.Kind, v.Reason = Held, fmt.Sprintf("wave %s: %s failed: %s", WaveName(wave), y.Name, y.Health.Reason)
+		return Held, time.Time{}
 	case y.Health.Health == Progressing && past(cmp.Or(y.Since, y.Waited), y.Timeout, now):
-		v.Kind, v.Reason = Held, fmt.Sprintf("wave %s: %s not healthy within %s: %s", WaveName(wave), y.Name, y.Timeout, y.Health.Reason)
+		return Held, time.Time{}
 	case y.Health.Health == Progressing:
-		v.Kind, v.Reason = Wait, fmt.Sprintf("wave %s: %s not healthy yet: %s", WaveName(wave), y.Name, y.Health.Reason)
+		return Wait, time.Time{}
+	}
+	return Go, time.Time{}
+}
+
+// block is the verdict y makes, with its reason.
+func block(y *Member, ref string, wave int, now time.Time, yv Verdict, decided bool) Verdict {
+	kind, until := stands(y, ref, now, yv, decided)
+	v := Verdict{Kind: kind, Until: until, Wave: wave, Blocker: y.Name}
+	owes := y.InFlight || slices.Contains(y.Owed, ref)
+	w := WaveName(wave)
+	switch {
+	case kind == Go:
+	case y.Refused != "":
+		v.Reason = fmt.Sprintf("wave %s: %s cannot be restarted: %s", w, y.Name, y.Refused)
+	case owes && !y.Deferred.IsZero():
+		v.Reason = fmt.Sprintf("wave %s: %s is deferred to its maintenance window, which opens at %s", w, y.Name, y.Deferred.UTC().Format(time.RFC3339))
+	case owes && decided && !y.InFlight && yv.Kind != Go && !yv.Resumed:
+		v.Reason = fmt.Sprintf("wave %s: %s is %s: %s", w, y.Name, map[Kind]string{Wait: "waiting", Held: "held"}[yv.Kind], yv.Reason)
+	case owes && kind == Held:
+		v.Reason = fmt.Sprintf("wave %s: %s has not taken the change within %s", w, y.Name, y.Timeout)
+	case owes:
+		v.Reason = fmt.Sprintf("wave %s: %s has not taken the change yet", w, y.Name)
+	case y.Health.Health == Failed:
+		v.Reason = fmt.Sprintf("wave %s: %s failed: %s", w, y.Name, y.Health.Reason)
+	case kind == Held:
+		v.Reason = fmt.Sprintf("wave %s: %s not healthy within %s: %s", w, y.Name, y.Timeout, y.Health.Reason)
+	default:
+		v.Reason = fmt.Sprintf("wave %s: %s not healthy yet: %s", w, y.Name, y.Health.Reason)
 	}
 	return v
 }

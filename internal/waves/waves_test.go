@@ -97,6 +97,16 @@ func TestGate(t *testing.T) {
 		{"past its timeout the first wave holds every later one",
 			[]Member{m("canary", 1, false, rolling, 6*time.Minute), m("web", 2, true, healthy, 0), m("rest", Rest, true, healthy, 0)},
 			map[string]Kind{"web": Held, "rest": Held}, "wave 1: canary not healthy within 5m0s: 1 of 3 replicas updated"},
+		{"a hold passes on to the waves after it",
+			[]Member{m("canary", 1, false, Status{Failed, "deadline"}, time.Second), m("web", 2, true, healthy, 0), m("rest", Rest, true, healthy, 0)},
+			map[string]Kind{"web": Held, "rest": Held}, "wave 1: canary failed: deadline"},
+		{"a wait for a window passes on, with no timeout counting",
+			[]Member{func() Member {
+				y := m("canary", 1, true, healthy, 0)
+				y.Deferred = now.Add(2 * time.Hour)
+				return y
+			}(), m("web", 2, true, healthy, 0), func() Member { x := m("rest", Rest, true, healthy, 0); return x }()},
+			map[string]Kind{"canary": Go, "web": Wait, "rest": Wait}, "deferred to its maintenance window"},
 		{"a failed rollout holds at once",
 			[]Member{m("canary", 1, false, Status{Failed, "its rollout exceeded its progress deadline"}, time.Second), m("web", 2, true, healthy, 0)},
 			map[string]Kind{"web": Held}, "wave 1: canary failed: its rollout exceeded its progress deadline"},

@@ -141,7 +141,7 @@ func wallClock(y int, m time.Month, d, minutes int, loc *time.Location) time.Tim
 			}
 		}
 	}
-	for _, back := range []time.Duration{time.Hour, 30 * time.Minute} { // repeated: the first
+	for _, back := range []time.Duration{2 * time.Hour, time.Hour, 30 * time.Minute} { // repeated: the first
 		if e := t.Add(-back); read(e).Equal(want) {
 			return e
 		}
