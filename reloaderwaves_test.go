@@ -34,3 +34,20 @@ func TestAWaveRestartedByDeletionGatesTheNextUntilItsReplacementsAreReady(t *tes
 	assert.Contains(t, f.WorkloadAnnotation("Deployment", "web", waves.LastRestartAnnotation), " wave 2: configmap/app-config key log.level")
 	assert.Equal(t, 1, f.RolloutsOf("deployments/web"))
 }
+
+func TestAWorkloadFirstSeenJustAfterTheChangeStaysOwedWhileItsWaveWaits(t *testing.T) {
+	f := reloaderFake(t, map[string]string{reloaderAuto: "true", waves.WaveAnnotation: "1"})
+	startReloader(t, f, nil)
+	before := appRecord(f)["configmap/app-config"]["log.level"]
+	// Created after the sweep: no record yet; the change below is the first it is seen with.
+	f.PutWorkload("Deployment", "web", map[string]string{reloaderAuto: "true", waves.WaveAnnotation: "2"}, nil,
+		`{"containers":[{"name":"web","env":[{"name":"LEVEL","valueFrom":{"configMapKeyRef":{"name":"app-config","key":"log.level"}}}]}]}`)
+	f.PutConfigMap("app-config", nil, map[string]string{"log.level": "debug", "other": "1"})
+	f.WaitUntil("app rolled", func() bool { return kubetest.Contains(f.Rollouts, "deployments/app") })
+	f.WaitUntil("web's record", func() bool {
+		return f.Workloads["deployments/default/web"].Metadata.Annotations["cuscon.dev/applied-configs"] != ""
+	})
+	web := recordOf(f.WorkloadAnnotation("Deployment", "web", "cuscon.dev/applied-configs"))
+	assert.Equal(t, before, web["configmap/app-config"]["log.level"], "what it runs, so that the change stays owed while wave 1 is not healthy")
+	assert.Zero(t, f.RolloutsOf("deployments/web"))
+}
