@@ -218,9 +218,9 @@ func defineDecisionFlags(s *envflag.Set, c *config) {
 	s.String(&c.Strategy, "strategy", "CUSCON_STRATEGY", "delete", "how pods are restarted: delete, evict (honours PodDisruptionBudgets) or rollout (the workload's rolling update)")
 	s.String(&c.OverrideStrategies, "override-strategies", "CUSCON_OVERRIDE_STRATEGIES", "delete,evict", "the strategies the annotation "+restart.StrategyAnnotation+" on an object may choose instead of --strategy (comma-separated; empty: none); rollout restarts whole workloads, beyond the selected pods")
 	s.Bool(&c.DeleteUnownedPods, "delete-unowned-pods", "CUSCON_DELETE_UNOWNED_PODS", false, "matching pods that no controller owns (nothing would recreate them) count too")
-	s.Group("Waves and maintenance windows (the Reloader mode)")
+	s.Group("Waves (the Reloader mode) and maintenance windows")
 	s.Duration(&c.WaveTimeout, "wave-timeout", "CUSCON_WAVE_TIMEOUT", 10*time.Minute, "how long a wave may take to be healthy again before the later waves are held (annotation "+waves.TimeoutAnnotation+")")
-	s.String(&c.MaintenanceWindow, "maintenance-window", "CUSCON_MAINTENANCE_WINDOW", "", `when workloads that name no window may be restarted, e.g. "Mon-Fri 22:00-06:00 Europe/Berlin" (annotation `+waves.WindowAnnotation+"); empty: at any time")
+	s.String(&c.MaintenanceWindow, "maintenance-window", "CUSCON_MAINTENANCE_WINDOW", "", `when the pods of an object, and the workloads, that name no window may be restarted, e.g. "Mon-Fri 22:00-06:00 Europe/Berlin" (annotation `+waves.WindowAnnotation+" on the object or workload); empty: at any time")
 	s.Group("Reloader's flags, with its names and defaults (the Reloader mode)")
 	c.Reloader.DefineFlags(s)
 }
@@ -264,7 +264,7 @@ func (c config) overrides() []string { return splitList(c.OverrideStrategies) }
 
 // policy is the part of c that decisions depend on.
 func (c config) policy() policy {
-	return policy{strategy: c.Strategy, overrides: c.overrides(), recordState: c.State == "annotation"}
+	return policy{strategy: c.Strategy, overrides: c.overrides(), recordState: c.State == "annotation", window: c.MaintenanceWindow}
 }
 
 // hostname is this machine's name, the default identity in leader election.

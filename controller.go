@@ -37,6 +37,15 @@ type controller struct {
 	mu sync.Mutex
 	// state maps the key of each annotated object to what cuscon knows of it.
 	state map[string]objState
+	// deferred are the objects whose restart waits for a window: the latest observation
+	// of each (the content applied when it opens), and the timer that opens it.
+	deferred map[string]deferral
+}
+
+// deferral is a restart waiting for its window.
+type deferral struct {
+	obs   observation
+	timer *time.Timer
 }
 
 // scheduler takes the restarts the controller asks for (restart.Scheduler).
@@ -48,7 +57,8 @@ type scheduler interface{ Add(restart.Request) }
 func newController(c *kube.Client, p policy, dryRun bool, sched scheduler, leading func() bool,
 	events *kube.EventRecorder, m *telemetry.Metrics, log *slog.Logger, retry backoff.Policy) *controller {
 	return &controller{client: c, log: log, policy: p, dryRun: dryRun, events: events, sched: sched, metrics: m,
-		leading: leading, retry: cmp.Or(retry, backoff.Policy{Initial: time.Second, Max: time.Minute}), state: map[string]objState{}}
+		leading: leading, retry: cmp.Or(retry, backoff.Policy{Initial: time.Second, Max: time.Minute}), state: map[string]objState{},
+		deferred: map[string]deferral{}}
 }
 
 // synced handles a complete list of one scope: the first one is the baseline
@@ -101,6 +111,9 @@ func (c *controller) reconcile(ctx context.Context, obs observation) {
 	if !c.leading() {
 		return // the leader decides; a new leader starts from a fresh list
 	}
+	if obs.at.IsZero() {
+		obs.at = time.Now()
+	}
 	c.mu.Lock()
 	st, known := c.state[obs.key]
 	if !obs.annotated && !known {
@@ -141,10 +154,17 @@ func (c *controller) carryOut(ctx context.Context, obs observation, st objState,
 		log.Error(msg, "selector", obs.selector)
 		c.events.Warn(obs.ref, "InvalidSelector", msg)
 		c.metrics.Restarts.Inc("strategy", obs.strategy, "result", "refused")
-	case refuseStrategy:
+	case refuseStrategy, refuseWindow:
 		log.Error(v.err.Error(), "selector", obs.selector)
-		c.events.Warn(obs.ref, "InvalidStrategy", v.err.Error())
+		c.events.Warn(obs.ref, map[verdictKind]string{refuseStrategy: "InvalidStrategy", refuseWindow: "InvalidWindow"}[v.kind], v.err.Error())
 		c.metrics.Restarts.Inc("strategy", obs.strategy, "result", "refused")
+	case deferToWindow:
+		if !v.quiet {
+			msg := fmt.Sprintf("Restart of pods matching %s deferred to the maintenance window, which opens at %s: content changed", obs.selector, v.opens.UTC().Format(time.RFC3339))
+			log.Info(msg, "selector", obs.selector)
+			c.events.Normal(obs.ref, "RestartDeferred", msg)
+		}
+		c.deferUntil(ctx, obs, v.opens)
 	case restartAll, resumeOwed:
 		why := "content changed"
 		if v.kind == resumeOwed {
@@ -164,7 +184,33 @@ func (c *controller) carryOut(ctx context.Context, obs observation, st objState,
 // changesOwed reports whether a verdict can change what is owed: a refusal, a restart
 // (which supersedes what was owed), content back to what was applied, or forgetting.
 func changesOwed(k verdictKind) bool {
-	return k == refuseSelector || k == refuseStrategy || k == restartAll || k == resumeOwed || k == unchanged || k == forget
+	return k == refuseSelector || k == refuseStrategy || k == refuseWindow || k == deferToWindow || k == restartAll || k == resumeOwed ||
+		k == unchanged || k == forget
+}
+
+// deferUntil has obs's object decided again when its window opens, with the latest
+// observation of it: a newer change replaces this one, so the content applied is the
+// one of then.
+func (c *controller) deferUntil(ctx context.Context, obs observation, opens time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.deferred[obs.key]; ok {
+		d.timer.Stop()
+	}
+	key := obs.key
+	d := deferral{obs: obs}
+	d.timer = time.AfterFunc(time.Until(opens)+time.Second, func() {
+		c.mu.Lock()
+		latest, ok := c.deferred[key]
+		_, known := c.state[key]
+		delete(c.deferred, key)
+		c.mu.Unlock()
+		if ok && known && ctx.Err() == nil {
+			latest.obs.at = time.Time{}
+			c.reconcile(ctx, latest.obs)
+		}
+	})
+	c.deferred[key] = d
 }
 
 // send hands o to the scheduler, to be told of its end.
@@ -226,7 +272,7 @@ func (c *controller) countOwed() {
 	c.mu.Lock()
 	objects, pods := 0, 0
 	for _, st := range c.state {
-		if st.refused != "" || st.owed != nil {
+		if st.refused != "" || st.owed != nil || st.deferred != "" {
 			objects++
 		}
 		if st.owed != nil {

@@ -8,12 +8,16 @@
 package main
 
 import (
+	"cmp"
+	"fmt"
 	"time"
 
 	"cuscon/internal/backoff"
 	"cuscon/internal/kube"
 	"cuscon/internal/labels"
 	"cuscon/internal/restart"
+	"cuscon/internal/waves"
+	"cuscon/internal/window"
 )
 
 // objState is what cuscon remembers of one annotated object.
@@ -27,6 +31,9 @@ type objState struct {
 	refused string
 	// owed is an incomplete restart: the pods still to restart for a newer content.
 	owed *owedWork
+	// deferred is the content hash whose restart waits for the maintenance window, so
+	// that it is reported once.
+	deferred string
 }
 
 // owedWork is the part of a restart not done yet. It is recorded on the object, so a
@@ -55,6 +62,10 @@ type observation struct {
 	strategy    string
 	hasStrategy bool
 	hash        string
+	// window is the object's maintenance window annotation, if any; at is when it was
+	// observed (what the window is read at).
+	window string
+	at     time.Time
 	// recorded is what the object's own annotations say cuscon applied and still owes.
 	recorded objState
 }
@@ -65,6 +76,8 @@ type policy struct {
 	// overrides are the strategies an object's strategy annotation may choose instead.
 	overrides   []string
 	recordState bool // the applied hash is recorded on the object
+	// window is --maintenance-window: the window of objects that name none.
+	window string
 }
 
 // verdictKind names what the controller must do.
@@ -79,6 +92,8 @@ const (
 	stillOwed                         // refused before, or owed pods wait for their retry
 	refuseSelector                    // the selector is invalid or would select too much
 	refuseStrategy                    // the strategy annotation names no strategy
+	refuseWindow                      // the window (annotation or flag) cannot be read
+	deferToWindow                     // outside its maintenance window: restart when it opens
 	restartAll                        // restart every matching pod
 	resumeOwed                        // restart the pods an earlier round left
 )
@@ -90,6 +105,10 @@ type verdict struct {
 	order order
 	// record: the object's recorded state differs from what is remembered; write it.
 	record bool
+	// opens is when the window of a deferred restart opens; quiet: that deferral was
+	// reported already.
+	opens time.Time
+	quiet bool
 }
 
 // decide returns the next state of an object and what to do about what was observed.
@@ -104,12 +123,15 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 		st, known = obs.recorded, true
 	}
 	attempt := obs.hash + " " + obs.selector + " " + obs.strategy
+	if obs.window != "" { // a new window tries a refused restart again
+		attempt += " " + obs.window
+	}
 	switch {
 	case !known:
 		st.applied = obs.hash
 		return st, verdict{kind: baseline, record: p.recordState}
 	case st.applied == obs.hash && st.pending == "" && st.owed == nil:
-		st.refused = ""
+		st.refused, st.deferred = "", ""
 		return st, verdict{kind: unchanged, record: p.recordState && (obs.recorded.applied != st.applied || obs.recorded.owed != nil)}
 	case st.pending == obs.hash:
 		return st, verdict{kind: alreadyPending}
@@ -127,8 +149,20 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 		st.refused = attempt
 		return st, verdict{kind: refuseStrategy, err: err}
 	}
+	text := cmp.Or(obs.window, p.window)
+	win, err := window.Parse(text)
+	if err != nil {
+		st.refused = attempt
+		return st, verdict{kind: refuseWindow, err: fmt.Errorf("%s %q: %w", waves.WindowAnnotation, text, err)}
+	}
 	o := order{Request: restart.Request{Object: obs.ref, Key: obs.key, Selector: obs.selector, Strategy: strategy,
 		Why: "content changed"}, hash: obs.hash, attempt: attempt}
+	if open, opens := win.At(obs.at); !open {
+		v := verdict{kind: deferToWindow, order: o, opens: opens, quiet: st.deferred == obs.hash}
+		st.deferred = obs.hash // what was applied stays recorded: the change stays owed
+		return st, v
+	}
+	st.deferred = ""
 	kind := restartAll
 	if st.owed != nil && st.owed.Hash == obs.hash && !st.owed.All {
 		kind, o.Only = resumeOwed, st.owed.Pods

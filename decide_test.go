@@ -28,6 +28,14 @@ func (o observation) with(edit func(*observation)) observation {
 	return o
 }
 
+// wednesday is a Wednesday noon, UTC.
+var wednesday = time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+
+// windowAt sets an observation's window annotation and when it was observed.
+func windowAt(window string, at time.Time) func(*observation) {
+	return func(o *observation) { o.window, o.at = window, at }
+}
+
 func recorded(applied string, owed *owedWork) func(*observation) {
 	return func(o *observation) { o.recorded = objState{applied: applied, owed: owed} }
 }
@@ -101,6 +109,18 @@ func TestDecideFollowsTheREADMEDecisionTable(t *testing.T) {
 		{readme: "content changed back while its restart is under way: every pod again",
 			st: objState{applied: "h1", pending: "h2"}, known: true, obs: observed("app=frontend", "h1"), p: annotation,
 			want: restartAll, next: objState{applied: "h1", pending: "h1"}},
+		{readme: "content changed outside the object's maintenance window", st: objState{applied: "h1"}, known: true,
+			obs: observed("app=frontend", "h2").with(windowAt("Sat 00:00-24:00", wednesday)), p: annotation,
+			want: deferToWindow, next: objState{applied: "h1", deferred: "h2"}},
+		{readme: "content changed again outside the window", st: objState{applied: "h1", deferred: "h2"}, known: true,
+			obs: observed("app=frontend", "h3").with(windowAt("Sat 00:00-24:00", wednesday)), p: annotation,
+			want: deferToWindow, next: objState{applied: "h1", deferred: "h3"}},
+		{readme: "the window opens (the flag's, when the object names none)", st: objState{applied: "h1", deferred: "h3"}, known: true,
+			obs: observed("app=frontend", "h3").with(windowAt("", wednesday)), p: policy{strategy: "delete", recordState: true, window: "Wed 00:00-24:00"},
+			want: restartAll, next: objState{applied: "h1", pending: "h3"}},
+		{readme: "window that cannot be read", st: objState{applied: "h1"}, known: true,
+			obs: observed("app=frontend", "h2").with(windowAt("weekends", wednesday)), p: annotation,
+			want: refuseWindow, next: objState{applied: "h1", refused: "h2 app=frontend  weekends"}},
 		{readme: "--state=memory: a recorded hash is not read", obs: observed("app=frontend", "h2").with(recorded("h1", nil)), p: memory,
 			want: baseline, next: objState{applied: "h2"}},
 	} {

@@ -21,12 +21,14 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"cuscon/internal/envflag"
 	"cuscon/internal/kube"
 	"cuscon/internal/reloader"
 	"cuscon/internal/restart"
 	"cuscon/internal/telemetry"
+	"cuscon/internal/window"
 )
 
 // planConfig is what `cuscon plan` can be told: the flags that decide the controller's
@@ -175,15 +177,22 @@ const changeHash = "(changed)"
 // its content would do, as if cuscon had applied the content before.
 func articleRow(obj *kube.Object, annotation string, p policy) planRow {
 	obs := observe(obj, annotation)
-	obs.hash = changeHash
+	owed := obs.recorded.applied != "" && obs.recorded.applied != obs.hash
+	obs.hash, obs.at = changeHash, time.Now()
 	row := planRow{Namespace: obj.Metadata.Namespace, Object: strings.ToLower(obj.Resource.Kind) + "/" + obj.Metadata.Name,
 		Why: annotation + ": " + strconv.Quote(obs.selector)}
 	_, v := decide(objState{}, true, obs, p)
 	switch v.kind {
-	case refuseSelector, refuseStrategy:
+	case refuseSelector, refuseStrategy, refuseWindow:
 		row.Refused = v.err.Error()
-	case restartAll:
+	case restartAll, deferToWindow:
 		row.Strategy, row.selector, row.rollout = v.order.Strategy, v.order.Selector, v.order.Strategy == "rollout"
+	}
+	if win, err := window.Parse(cmp.Or(obs.window, p.window)); err == nil {
+		row.Window = win.Describe(obs.at)
+		if owed && v.kind == deferToWindow {
+			row.Owed = "deferred to its maintenance window"
+		}
 	}
 	return row
 }

@@ -15,6 +15,7 @@ import (
 	"cuscon/internal/kube"
 	"cuscon/internal/reloader"
 	"cuscon/internal/restart"
+	"cuscon/internal/waves"
 )
 
 // seen is one object as the watchers hand it on: observed for the controller, and
@@ -32,7 +33,7 @@ func observe(obj *kube.Object, annotation string) observation {
 	sel, annotated := a[annotation]
 	strategy, hasStrategy := a[restart.StrategyAnnotation]
 	obs := observation{key: obj.Key(), ref: obj.Ref(), res: obj.Resource, annotated: annotated, selector: sel,
-		strategy: strategy, hasStrategy: hasStrategy, recorded: objState{applied: a[hashAnnotation]}}
+		strategy: strategy, hasStrategy: hasStrategy, window: a[waves.WindowAnnotation], recorded: objState{applied: a[hashAnnotation]}}
 	if annotated { // an object without the annotation is never restarted: no need to hash it
 		obs.hash = kube.ContentHash(obj)
 	}

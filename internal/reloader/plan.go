@@ -113,14 +113,8 @@ func (m *Mode) planStaging(ctx context.Context, rows []Planned, members []*membe
 		if wave, ok := x.Waves[row.Object]; ok && wave != waves.Rest {
 			row.Wave = waves.WaveName(wave)
 		}
-		open, next := x.win.At(now)
-		switch {
-		case x.win.IsZero():
-		case open:
-			row.Window = fmt.Sprintf("%s (open until %s)", x.win, next.UTC().Format(time.RFC3339))
-		default:
-			row.Window = fmt.Sprintf("%s (closed until %s)", x.win, next.UTC().Format(time.RFC3339))
-		}
+		open, _ := x.win.At(now)
+		row.Window = x.win.Describe(now)
 		if !slices.Contains(x.Owed, row.Object) {
 			continue
 		}

@@ -193,6 +193,20 @@ func (w Window) At(now time.Time) (open bool, next time.Time) {
 	return false, next
 }
 
+// Describe says w and how it stands at now, as `cuscon plan` shows it: "TEXT (open until
+// T)" or "TEXT (closed until T)"; "" for no window.
+func (w Window) Describe(now time.Time) string {
+	if w.IsZero() {
+		return ""
+	}
+	open, next := w.At(now)
+	state := "closed"
+	if open {
+		state = "open"
+	}
+	return fmt.Sprintf("%s (%s until %s)", w.text, state, next.UTC().Format(time.RFC3339))
+}
+
 // openUntil reports whether a span of w is open at now, and until when.
 func (w Window) openUntil(now time.Time) (time.Time, bool) {
 	var until time.Time
