@@ -80,6 +80,7 @@ func (c *controller) synced(ctx context.Context, scope kube.Scope, items []obser
 		if scope.Covers(key) && !seen[key] {
 			c.log.Debug("Forgetting object that is gone or no longer annotated", "object", key)
 			delete(c.state, key)
+			c.undeferLocked(key)
 		}
 	}
 	c.mu.Unlock()
@@ -92,6 +93,9 @@ func (c *controller) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.state = map[string]objState{}
+	for key := range c.deferred {
+		c.undeferLocked(key)
+	}
 }
 
 // changed handles one watch event.
@@ -99,6 +103,7 @@ func (c *controller) changed(ctx context.Context, eventType string, obs observat
 	if eventType == "DELETED" {
 		c.mu.Lock()
 		delete(c.state, obs.key)
+		c.undeferLocked(obs.key)
 		c.mu.Unlock()
 		c.countOwed() // a deleted object owes nothing
 		return
@@ -125,6 +130,9 @@ func (c *controller) reconcile(ctx context.Context, obs observation) {
 		delete(c.state, obs.key)
 	} else {
 		c.state[obs.key] = next
+	}
+	if v.kind != deferToWindow {
+		c.undeferLocked(obs.key) // decided otherwise since: the window's opening has nothing to do
 	}
 	c.mu.Unlock()
 	c.carryOut(ctx, obs, next, v)
@@ -188,6 +196,14 @@ func changesOwed(k verdictKind) bool {
 		k == unchanged || k == forget
 }
 
+// undeferLocked forgets the deferral of key, if any; mu must be held.
+func (c *controller) undeferLocked(key string) {
+	if d, ok := c.deferred[key]; ok {
+		d.timer.Stop()
+		delete(c.deferred, key)
+	}
+}
+
 // deferUntil has obs's object decided again when its window opens, with the latest
 // observation of it: a newer change replaces this one, so the content applied is the
 // one of then.
@@ -199,11 +215,15 @@ func (c *controller) deferUntil(ctx context.Context, obs observation, opens time
 	}
 	key := obs.key
 	d := deferral{obs: obs}
-	d.timer = time.AfterFunc(time.Until(opens)+time.Second, func() {
+	d.timer = time.AfterFunc(max(time.Until(opens), 0)+time.Second, func() {
 		c.mu.Lock()
 		latest, ok := c.deferred[key]
 		_, known := c.state[key]
-		delete(c.deferred, key)
+		if ok && latest.timer != d.timer {
+			ok = false // replaced meanwhile; its own timer decides
+		} else {
+			delete(c.deferred, key)
+		}
 		c.mu.Unlock()
 		if ok && known && ctx.Err() == nil {
 			latest.obs.at = time.Time{}
@@ -241,45 +261,4 @@ func (c *controller) finished(ctx context.Context, o order, res restart.Result) 
 		log.Warn("Restart incomplete; retrying the pods left later", "owed", st.owed.Count(), "retryIn", d.String())
 		time.AfterFunc(d, func() { c.retryOwed(o.Key, st.owed.Hash) })
 	}
-}
-
-// retryOwed schedules another round for the pods an object still owes, unless a newer
-// change, a completed round, a refused new selector or strategy, or a lost leadership
-// made it moot. A selector or strategy changed since goes through decide instead.
-func (c *controller) retryOwed(key, hash string) {
-	if !c.leading() {
-		return
-	}
-	c.mu.Lock()
-	st, ok := c.state[key]
-	if !ok || st.owed == nil || st.owed.Hash != hash || st.pending != "" || st.refused != "" {
-		c.mu.Unlock()
-		return
-	}
-	st.pending = hash
-	c.state[key] = st
-	o := st.owed.order
-	o.Only = nil
-	if !st.owed.All {
-		o.Only = st.owed.Pods
-	}
-	c.mu.Unlock()
-	c.send(o)
-}
-
-// countOwed sets the gauges of what is owed: objects refused or incomplete, and pods.
-func (c *controller) countOwed() {
-	c.mu.Lock()
-	objects, pods := 0, 0
-	for _, st := range c.state {
-		if st.refused != "" || st.owed != nil || st.deferred != "" {
-			objects++
-		}
-		if st.owed != nil {
-			pods += st.owed.Count()
-		}
-	}
-	c.mu.Unlock()
-	c.metrics.RestartsOwed.Set(float64(objects))
-	c.metrics.PodsOwed.Set(float64(pods))
 }

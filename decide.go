@@ -10,6 +10,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"strconv"
 	"time"
 
 	"cuscon/internal/backoff"
@@ -32,8 +33,9 @@ type objState struct {
 	// owed is an incomplete restart: the pods still to restart for a newer content.
 	owed *owedWork
 	// deferred is the content hash whose restart waits for the maintenance window, so
-	// that it is reported once.
-	deferred string
+	// that it is reported once; window is the object's window annotation as it was when
+	// its last restart was sent, which the retries of the pods it left wait for too.
+	deferred, window string
 }
 
 // owedWork is the part of a restart not done yet. It is recorded on the object, so a
@@ -124,7 +126,7 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 	}
 	attempt := obs.hash + " " + obs.selector + " " + obs.strategy
 	if obs.window != "" { // a new window tries a refused restart again
-		attempt += " " + obs.window
+		attempt += " window=" + strconv.Quote(obs.window)
 	}
 	switch {
 	case !known:
@@ -169,7 +171,7 @@ func decide(st objState, known bool, obs observation, p policy) (objState, verdi
 	} else {
 		st.owed = nil // superseded by a newer change, or owed in full
 	}
-	st.pending, st.refused = obs.hash, ""
+	st.pending, st.refused, st.window = obs.hash, "", obs.window
 	return st, verdict{kind: kind, order: o}
 }
 

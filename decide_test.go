@@ -120,7 +120,7 @@ func TestDecideFollowsTheREADMEDecisionTable(t *testing.T) {
 			want: restartAll, next: objState{applied: "h1", pending: "h3"}},
 		{readme: "window that cannot be read", st: objState{applied: "h1"}, known: true,
 			obs: observed("app=frontend", "h2").with(windowAt("weekends", wednesday)), p: annotation,
-			want: refuseWindow, next: objState{applied: "h1", refused: "h2 app=frontend  weekends"}},
+			want: refuseWindow, next: objState{applied: "h1", refused: `h2 app=frontend  window="weekends"`}},
 		{readme: "--state=memory: a recorded hash is not read", obs: observed("app=frontend", "h2").with(recorded("h1", nil)), p: memory,
 			want: baseline, next: objState{applied: "h2"}},
 	} {

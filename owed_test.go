@@ -66,7 +66,8 @@ func TestADeletedObjectOwesNothing(t *testing.T) {
 
 func TestOnlyVerdictsThatCanChangeWhatIsOwedRecountIt(t *testing.T) {
 	for k, want := range map[verdictKind]bool{ignore: false, baseline: false, alreadyPending: false, stillOwed: false,
-		unchanged: true, forget: true, refuseSelector: true, refuseStrategy: true, restartAll: true, resumeOwed: true} {
+		unchanged: true, forget: true, refuseSelector: true, refuseStrategy: true, refuseWindow: true, deferToWindow: true,
+		restartAll: true, resumeOwed: true} {
 		assert.Equal(t, want, changesOwed(k), "verdict %d", k)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cuscon/internal/kube"
 	"cuscon/internal/kubetest"
@@ -161,4 +162,32 @@ func (c *controller) taken() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.reqs = nil
+}
+
+func TestADeferralIsForgottenOnceDecidedOtherwise(t *testing.T) {
+	c := newTestController()
+	later := time.Now().UTC().Add(2 * time.Hour)
+	c.policy.window = later.Format("15:04") + "-" + later.Add(time.Hour).Format("15:04") + " UTC" // closed now
+	ctx := context.Background()
+	key := "configmaps/default/web"
+	deferred := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.deferred[key]
+		return ok
+	}
+	c.synced(ctx, kube.Scope{Resource: kube.ConfigMaps, Namespace: "default"}, []observation{cm("web", "h1", sel("app=web"))})
+	c.changed(ctx, "MODIFIED", cm("web", "h2", sel("app=web")))
+	assert.Empty(t, c.scheduled(), "outside the window")
+	assert.True(t, deferred(), "decided again when the window opens")
+
+	c.changed(ctx, "MODIFIED", cm("web", "h1", sel("app=web"))) // undone: nothing is owed
+	assert.False(t, deferred(), "nothing left for the window's opening")
+	assert.Equal(t, "", c.state[key].deferred)
+
+	c.changed(ctx, "MODIFIED", cm("web", "h3", sel("app=web")))
+	require.True(t, deferred())
+	c.changed(ctx, "DELETED", cm("web", "h3", sel("app=web")))
+	assert.False(t, deferred(), "a deleted object owes nothing")
+	assert.Empty(t, c.scheduled())
 }

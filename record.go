@@ -1,18 +1,22 @@
 // record.go is what cuscon records on each annotated object, so that a cuscon that
 // starts again (or a new leader) knows what was applied: the content hash applied in
-// full, and, while a restart is incomplete, the pods it still owes.
+// full, and, while a restart is incomplete, the pods it still owes — which it retries
+// (inside the object's window) and counts.
 
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"cuscon/internal/kube"
+	"cuscon/internal/window"
 )
 
 // hashAnnotation records, on each annotated object, the content hash cuscon last applied
@@ -76,4 +80,52 @@ func resourceOf(ref kube.ObjectRef) kube.Resource {
 		return kube.Secrets
 	}
 	return kube.ConfigMaps
+}
+
+// retryOwed schedules another round for the pods an object still owes, unless a newer
+// change, a completed round, a refused new selector or strategy, or a lost leadership
+// made it moot. A selector or strategy changed since goes through decide instead.
+func (c *controller) retryOwed(key, hash string) {
+	if !c.leading() {
+		return
+	}
+	c.mu.Lock()
+	st, ok := c.state[key]
+	if !ok || st.owed == nil || st.owed.Hash != hash || st.pending != "" || st.refused != "" || st.deferred != "" {
+		c.mu.Unlock()
+		return // a deferred newer change restarts every pod when its window opens
+	}
+	if win, err := window.Parse(cmp.Or(st.window, c.policy.window)); err == nil {
+		if open, opens := win.At(time.Now()); !open { // the pods left wait for the window too
+			c.mu.Unlock()
+			time.AfterFunc(time.Until(opens)+time.Second, func() { c.retryOwed(key, hash) })
+			return
+		}
+	}
+	st.pending = hash
+	c.state[key] = st
+	o := st.owed.order
+	o.Only = nil
+	if !st.owed.All {
+		o.Only = st.owed.Pods
+	}
+	c.mu.Unlock()
+	c.send(o)
+}
+
+// countOwed sets the gauges of what is owed: objects refused or incomplete, and pods.
+func (c *controller) countOwed() {
+	c.mu.Lock()
+	objects, pods := 0, 0
+	for _, st := range c.state {
+		if st.refused != "" || st.owed != nil || st.deferred != "" {
+			objects++
+		}
+		if st.owed != nil {
+			pods += st.owed.Count()
+		}
+	}
+	c.mu.Unlock()
+	c.metrics.RestartsOwed.Set(float64(objects))
+	c.metrics.PodsOwed.Set(float64(pods))
 }

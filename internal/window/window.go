@@ -186,7 +186,7 @@ func (w Window) At(now time.Time) (open bool, next time.Time) {
 		return true, end
 	}
 	for _, s := range w.spans {
-		if at := s.nextOpen(now); next.IsZero() || at.Before(next) {
+		if at := s.nextOpen(now); !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
 	}
@@ -221,14 +221,15 @@ func (w Window) openUntil(now time.Time) (time.Time, bool) {
 	return until, !until.IsZero()
 }
 
-// nextOpen is when s next opens after now (within eight days: every span opens weekly).
+// nextOpen is when s next opens after now: within fifteen days, as every span opens
+// weekly, or a week later when the clocks skip its hours.
 func (s span) nextOpen(now time.Time) time.Time {
-	for d := 0; d <= 8; d++ {
+	for d := 0; d <= 15; d++ {
 		if from, _, ok := s.on(now, d); ok && from.After(now) {
 			return from
 		}
 	}
-	return time.Time{} // not reached: a span has at least one day
+	return time.Time{} // not reached: a span has at least one day, and occurs in two weeks
 }
 
 // on is s's occurrence on the day d days after now's date in s's zone, if s runs that

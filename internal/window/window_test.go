@@ -46,6 +46,8 @@ func TestWindowAt(t *testing.T) {
 		{"spring forward: a span wholly in the gap does not occur", "Sun 02:00-03:00 Europe/Berlin", "UTC", "2026-03-28 12:00", false, "2026-04-05 00:00"},
 		{"spring forward: a span wholly in the gap, even half an hour", "Sun 02:00-02:30 Europe/Berlin", "UTC", "2026-03-29 00:50", false, "2026-04-05 00:00"},
 		{"spring forward: ending in the gap ends at the jump", "Sun 01:00-02:30 Europe/Berlin", "UTC", "2026-03-29 00:59", true, "2026-03-29 01:00"},
+		{"spring forward: a skipped week's span opens the week after", "Sun 02:00-03:00 Europe/Berlin", "UTC", "2027-03-21 03:00", false, "2027-04-04 00:00"},
+		{"spring forward: another span is not hidden by the skipped one", "Mon-Fri 22:00-06:00 Europe/Berlin; Sun 02:00-03:00 Europe/Berlin", "Europe/Berlin", "2027-03-26 12:00", false, "2027-03-26 22:00"},
 		{"fall back: a repeated hour opens at its first", "Sun 02:30-04:00 Europe/Berlin", "UTC", "2026-10-25 00:40", true, "2026-10-25 03:00"},
 		{"fall back: wall clock hours still", "Sun 01:00-04:00 Europe/Berlin", "Europe/Berlin", "2026-10-25 03:30", true, "2026-10-25 04:00"},
 		{"fall back: the next opening", "Sun 01:00-04:00 Europe/Berlin", "UTC", "2026-10-24 12:00", false, "2026-10-24 23:00"},
