@@ -107,8 +107,7 @@ type planRow struct {
 	Why     string   `json:"why"`
 	Refused string   `json:"refused,omitempty"`
 	Note    string   `json:"note,omitempty"`
-	// Wave, Window and Owed are the Reloader mode's staging of a workload's restart:
-	// its wave, its maintenance window, and what it owes now and what holds it.
+	// Wave (the Reloader mode's), Window and Owed: when a restart may run, what is owed.
 	Wave   string `json:"wave,omitempty"`
 	Window string `json:"window,omitempty"`
 	Owed   string `json:"owed,omitempty"`
@@ -292,14 +291,10 @@ func restartsCell(r planRow) string {
 	if len(r.Skipped) > 0 {
 		s += " (skips " + strings.Join(r.Skipped, "; ") + ")"
 	}
-	if r.Wave != "" {
-		s += " (wave " + r.Wave + ")"
-	}
-	if r.Window != "" {
-		s += " (window " + r.Window + ")"
-	}
-	if r.Owed != "" {
-		s += " (owed: " + r.Owed + ")"
+	for _, x := range [][2]string{{"wave ", r.Wave}, {"window ", r.Window}, {"owed: ", r.Owed}} {
+		if x[1] != "" {
+			s += " (" + x[0] + x[1] + ")"
+		}
 	}
 	return s
 }

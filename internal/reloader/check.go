@@ -195,7 +195,7 @@ func (r *Mode) consider(w *workloadObj, work *nsWork, objs nsObjects, self kube.
 	v := decideWorkload(w.Metadata.Annotations[AppliedConfigsAnnotation], current, legacy, missing, previous, pending, named, r.rules)
 	a := action{w: t, v: v}
 	if m != nil {
-		m.decided, m.InFlight = true, v.kind == wPending
+		m.InFlight = v.kind == wPending
 	}
 	if v.kind != wRestart {
 		return a, v.kind == wBaseline || v.kind == wRecord, m

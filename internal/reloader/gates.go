@@ -173,6 +173,9 @@ func (r *Mode) healthOf(ctx context.Context, y *member) waves.Status {
 	if len(y.status) > 0 {
 		_ = json.Unmarshal(y.status, &y.obs.Status)
 	}
+	if len(y.updateStrategy) > 0 {
+		_ = json.Unmarshal(y.updateStrategy, &y.obs.Spec.UpdateStrategy)
+	}
 	if y.strategy != "delete" && y.strategy != "evict" {
 		return waves.HealthOf(y.w.Kind, &y.obs)
 	}

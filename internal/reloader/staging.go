@@ -36,12 +36,13 @@ type member struct {
 	waves.Member
 	w        kube.Workload
 	key      string // workloadKey(w)
-	decided  bool   // its verdict was made in this check
 	strategy string
 	selector string
 	win      window.Window // the maintenance window that applies to it
 	obs      waves.Observed
-	status   json.RawMessage
+	// status and strategy are the workload's as listed, decoded only if its health is
+	// read (most checks read none).
+	status, updateStrategy json.RawMessage
 	// err: its waves, timeout or window cannot be read: it is not restarted, and stands
 	// in no wave (it takes no change, so the waves after it risk nothing from it).
 	err error
@@ -62,9 +63,7 @@ func (r *Mode) memberOf(w *workloadObj, concerns map[string]concern, objs source
 	}
 	m.obs.Metadata.Generation = w.Metadata.Generation
 	m.obs.Spec.Replicas = w.Spec.Replicas
-	if len(w.Spec.UpdateStrategy) > 0 {
-		_ = json.Unmarshal(w.Spec.UpdateStrategy, &m.obs.Spec.UpdateStrategy)
-	}
+	m.updateStrategy = w.Spec.UpdateStrategy
 	timeout, objWindow := "", ""
 	refs := make([]string, 0, len(concerns))
 	for ref := range concerns {
