@@ -58,6 +58,22 @@ func TestAListFollowsContinueTokensWithoutAResourceVersion(t *testing.T) {
 	assert.Equal(t, "app in (a, b)", (*queries)[1].Get("labelSelector"), "every page is of the same selection")
 }
 
+func TestAMetadataOnlyListAsksForLargerPages(t *testing.T) {
+	for _, tc := range []struct {
+		accept, limit string
+	}{
+		{"", "500"},
+		{AcceptMetadataList, "5000"}, // a page of metadata weighs what 500 whole objects do
+	} {
+		c, queries := pagedAPI(t, false)
+		_, err := ListPagesAs(context.Background(), c, "/x", nil, tc.accept, nil, func(*Pod) {})
+		require.NoError(t, err)
+		for _, q := range *queries {
+			assert.Equal(t, tc.limit, q.Get("limit"), "accept %q", tc.accept)
+		}
+	}
+}
+
 func TestAnExpiredContinueTokenStartsTheListOver(t *testing.T) {
 	c, _ := pagedAPI(t, true)
 	var names []string
