@@ -1,5 +1,5 @@
-// workloads.go lists the workloads of a namespace (or of all) for the mode, one kind at a
-// time, one item at a time, from the API server's watch cache, keeping none; says which
+// workloads.go lists the workloads of a namespace (or of all) for the mode, every kind at
+// once, from the API server's watch cache, keeping only what fn must see in order; says which
 // opted in at a glance; and reports, once, a kind it cannot list.
 
 package reloader
@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"cuscon/internal/kube"
 )
@@ -49,26 +50,53 @@ func listWorkloads(ctx context.Context, c *kube.Client, ns string, kinds []strin
 	if consistent {
 		q = nil
 	}
-	for _, kind := range kinds {
-		_, err := kube.ListPages(ctx, c, kube.AppsCollectionPath(kind, ns), q, nil, func(w *workloadObj) {
-			w.Kind = kind
-			if w.Spec.JobTemplate != nil {
-				w.Spec.Template = w.Spec.JobTemplate.Spec.Template
-				w.Spec.JobTemplate = nil
-			}
-			fn(w)
-		})
-		if code := kube.Code(err); optionalKinds[kind] && (code == http.StatusNotFound || code == http.StatusForbidden) {
+	if len(kinds) == 0 {
+		return nil
+	}
+	// The kinds are listed at once: one after another, each list's round trip added to
+	// the check's, and a change waited for five of them. The first kind streams into
+	// fn as it is decoded; the others are kept until it is done, so that fn still sees
+	// the kinds in order.
+	later := make([][]*workloadObj, len(kinds))
+	errs := make([]error, len(kinds))
+	var wg sync.WaitGroup
+	for i := 1; i < len(kinds); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = listKind(ctx, c, ns, kinds[i], q, func(w *workloadObj) { later[i] = append(later[i], w) })
+		}()
+	}
+	errs[0] = listKind(ctx, c, ns, kinds[0], q, fn)
+	wg.Wait()
+	for i, kind := range kinds {
+		if code := kube.Code(errs[i]); optionalKinds[kind] && (code == http.StatusNotFound || code == http.StatusForbidden) {
 			if skipped != nil {
-				skipped(kind, err)
+				skipped(kind, errs[i])
 			}
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("list %ss: %w", strings.ToLower(kind), err)
+		if errs[i] != nil {
+			return fmt.Errorf("list %ss: %w", strings.ToLower(kind), errs[i])
+		}
+		for _, w := range later[i] {
+			fn(w)
 		}
 	}
 	return nil
+}
+
+// listKind calls fn with every workload of one kind in ns, page by page.
+func listKind(ctx context.Context, c *kube.Client, ns, kind string, q url.Values, fn func(*workloadObj)) error {
+	_, err := kube.ListPages(ctx, c, kube.AppsCollectionPath(kind, ns), q, nil, func(w *workloadObj) {
+		w.Kind = kind
+		if w.Spec.JobTemplate != nil {
+			w.Spec.Template = w.Spec.JobTemplate.Spec.Template
+			w.Spec.JobTemplate = nil
+		}
+		fn(w)
+	})
+	return err
 }
 
 // optsIn is a quick filter: whether w or its template carries any of the annotations
