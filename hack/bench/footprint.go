@@ -35,6 +35,12 @@ const churnRate = 50
 // footprint starts p on namespace ns, already filled with n ConfigMaps, behind a
 // recorder, and measures its startup, memory and CPU, idle and under churn.
 func (b *bench) footprint(ctx context.Context, p peer, ns string, n int) (footprintResult, error) {
+	return b.footprintThen(ctx, p, ns, n, nil)
+}
+
+// footprintThen is footprint that, if then is not nil, hands the peer, still running, and
+// its recorder to then before it stops it.
+func (b *bench) footprintThen(ctx context.Context, p peer, ns string, n int, then func(*running, *recorder) error) (footprintResult, error) {
 	res := footprintResult{Peer: p.Name, ConfigMaps: n}
 	rec, err := newRecorder(b.proxyURL)
 	if err != nil {
@@ -75,6 +81,9 @@ func (b *bench) footprint(ctx context.Context, p peer, ns string, n int) (footpr
 		return res, fmt.Errorf("%s exited during the run\n%s", p.Name, tail(r))
 	}
 	res.Requests = rec.counts()
+	if then != nil {
+		return res, then(r, rec)
+	}
 	return res, nil
 }
 
@@ -104,7 +113,7 @@ func (b *bench) churn(ctx context.Context, ns string, n, pid int, res *footprint
 	for i := 0; i < churnRate*seconds; i++ {
 		<-tick.C
 		idx := 1 + i%(n-1)
-		if idx%100 == 0 {
+		for idx%100 == 0 || (b.churnSpares != nil && b.churnSpares(idx)) {
 			idx++ // leave the annotated ones alone: the churn is of ConfigMaps nobody watches
 		}
 		// A payload no earlier churn wrote: the same bytes again would be a no-op PATCH,

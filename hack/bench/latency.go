@@ -24,8 +24,11 @@ type latencyResult struct {
 	PatchFirst []time.Duration // PATCH sent → first action seen
 	First      []time.Duration // ConfigMap update seen → first action seen
 	Last       []time.Duration // ConfigMap update seen → last pod that was running marked for deletion
-	Warmups    int             // uncounted warm-up changes made before them
-	Bursts     []burstResult   // 3 pods only: bursts of edits after the spaced changes
+	// Relay is the update seen → the same update arriving on a watch through the proxy:
+	// what a peer behind the proxy pays before it can act, and the floor does not.
+	Relay   []time.Duration
+	Warmups int           // uncounted warm-up changes made before them
+	Bursts  []burstResult // 3 pods only: bursts of edits after the spaced changes
 }
 
 // Spacing of the measured changes: as a user makes them, beyond cuscon's default
@@ -53,23 +56,10 @@ type change struct {
 func (b *bench) latency(ctx context.Context, p peer, pods, changes int) (latencyResult, error) {
 	res := latencyResult{Peer: p.Name, Pods: pods, Rollout: p.Rollout}
 	ns := fmt.Sprintf("bench-%s-%d", p.slug(), pods)
-	k := b.kube
-	if err := k.namespace(ctx, ns); err != nil {
+	if err := b.fixtures(ctx, ns, pods); err != nil {
 		return res, err
 	}
-	defer func() { go k.do(context.Background(), http.MethodDelete, "/api/v1/namespaces/"+ns, nil, nil) }() //nolint:errcheck // best effort
-	if err := k.deployment(ctx, ns, pods); err != nil {
-		return res, err
-	}
-	if err := b.waitPods(ctx, ns, pods); err != nil {
-		return res, err
-	}
-	cm := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-		"metadata": map[string]any{"name": "web-config", "annotations": map[string]string{"magalix.com/podDeleteMatch": "app=web"}},
-		"data":     map[string]string{"v": "0"}}
-	if err := k.do(ctx, http.MethodPost, "/api/v1/namespaces/"+ns+"/configmaps", cm, nil); err != nil {
-		return res, err
-	}
+	defer b.dropNamespace(ns)
 	r, err := b.startPeer(p, ns, b.proxyURL)
 	if err != nil {
 		return res, err
@@ -80,30 +70,63 @@ func (b *bench) latency(ctx context.Context, p peer, pods, changes int) (latency
 			return res, err
 		}
 	}
-	lat, err := b.measureChanges(ctx, p, r, ns, pods, changes)
+	bursts := 0
+	if pods == 3 && p.Kind != "floor" {
+		bursts = burstCount
+	}
+	lat, err := b.measureChanges(ctx, p, r, ns, pods, changes, bursts)
 	lat.Peer, lat.Pods, lat.Rollout = res.Peer, res.Pods, res.Rollout
 	return lat, err
 }
 
+// fixtures makes namespace ns with a Deployment `web` of `pods` Ready replicas and its
+// ConfigMap `web-config`, annotated for the script and cuscon.
+func (b *bench) fixtures(ctx context.Context, ns string, pods int) error {
+	k := b.kube
+	if err := k.namespace(ctx, ns); err != nil {
+		return err
+	}
+	if err := k.deployment(ctx, ns, pods); err != nil {
+		return err
+	}
+	if err := b.waitPods(ctx, ns, pods); err != nil {
+		return err
+	}
+	cm := map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "web-config", "annotations": map[string]string{"magalix.com/podDeleteMatch": "app=web"}},
+		"data":     map[string]string{"v": "0"}}
+	return k.do(ctx, http.MethodPost, "/api/v1/namespaces/"+ns+"/configmaps", cm, nil)
+}
+
+// dropNamespace deletes ns in the background, best effort.
+func (b *bench) dropNamespace(ns string) {
+	go b.kube.do(context.Background(), http.MethodDelete, "/api/v1/namespaces/"+ns, nil, nil) //nolint:errcheck // best effort
+}
+
 // measureChanges watches ns independently of the peer, warms the peer up with a change
 // it must act on, then makes `changes` changes, each 3–4 s after the previous one, then
-// (3 pods) the bursts.
-func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns string, pods, changes int) (latencyResult, error) {
+// `bursts` bursts.
+func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns string, pods, changes, bursts int) (latencyResult, error) {
 	var res latencyResult
 	k := b.kube
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := make(chan seen, 8192)
-	for _, w := range []struct{ path, kind string }{
-		{"/api/v1/namespaces/" + ns + "/pods", "pod"},
-		{"/api/v1/namespaces/" + ns + "/configmaps", "cm"},
-		{"/apis/apps/v1/namespaces/" + ns + "/deployments", "deploy"},
+	proxied := newKube(b.proxyURL, "")
+	for _, w := range []struct {
+		path, kind string
+		via        *kube
+	}{
+		{"/api/v1/namespaces/" + ns + "/pods", "pod", k},
+		{"/api/v1/namespaces/" + ns + "/configmaps", "cm", k},
+		{"/apis/apps/v1/namespaces/" + ns + "/deployments", "deploy", k},
+		{"/api/v1/namespaces/" + ns + "/configmaps", "cm-proxied", proxied},
 	} {
 		rv, err := k.listRV(ctx, w.path)
 		if err != nil {
 			return res, err
 		}
-		if err := k.watch(wctx, w.path, rv, w.kind, events); err != nil {
+		if err := w.via.watch(wctx, w.path, rv, w.kind, events); err != nil {
 			return res, err
 		}
 	}
@@ -128,7 +151,7 @@ func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns strin
 	for try := 0; ; try++ {
 		last = time.Now()
 		res.Warmups++
-		_, _, _, err := b.oneChange(ctx, change{ns: ns, pods: pods, i: -1 - try, peer: p}, events, warmup)
+		_, err := b.oneChange(ctx, change{ns: ns, pods: pods, i: -1 - try, peer: p}, events, warmup)
 		if err == nil {
 			break
 		}
@@ -141,15 +164,16 @@ func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns strin
 		// the previous restart's replacements are Ready.
 		time.Sleep(time.Until(last.Add(spacing + time.Duration(rng.Int64N(int64(time.Second))))))
 		last = time.Now()
-		pf, first, lastAct, err := b.oneChange(ctx, change{ns: ns, pods: pods, i: i, peer: p}, events, 60*time.Second)
+		t, err := b.oneChange(ctx, change{ns: ns, pods: pods, i: i, peer: p}, events, 60*time.Second)
 		if err != nil {
 			return res, fmt.Errorf("change %d: %w\n%s", i, err, tail(r))
 		}
-		res.PatchFirst = append(res.PatchFirst, pf)
-		res.First = append(res.First, first)
-		res.Last = append(res.Last, lastAct)
+		res.PatchFirst = append(res.PatchFirst, t.patchFirst)
+		res.First = append(res.First, t.first)
+		res.Last = append(res.Last, t.last)
+		res.Relay = append(res.Relay, t.relay)
 	}
-	for i := 1; pods == 3 && p.Kind != "floor" && i <= burstCount; i++ {
+	for i := 1; i <= bursts; i++ {
 		time.Sleep(time.Until(last.Add(spacing)))
 		br, err := b.burst(ctx, change{ns: ns, pods: pods, i: i, peer: p}, events)
 		if err != nil {
@@ -161,37 +185,40 @@ func (b *bench) measureChanges(ctx context.Context, p peer, r *running, ns strin
 	return res, nil
 }
 
-// oneChange makes change c and waits, through the watch events, for the update, the
-// peer's first action, every pod that was running to be marked for deletion, and as
-// many Ready replacements. It returns PATCH → first action, update seen → first action
-// and update seen → last pod marked.
-func (b *bench) oneChange(ctx context.Context, c change, events <-chan seen, timeout time.Duration) (time.Duration, time.Duration, time.Duration, error) {
+// timing is one change's figures: PATCH → first action, update seen → first action,
+// update seen → last pod marked, and update seen → the update relayed by the proxy.
+type timing struct{ patchFirst, first, last, relay time.Duration }
+
+// oneChange makes change c and waits, through the watch events, for the update (on the
+// direct watch and through the proxy), the peer's first action, every pod that was
+// running to be marked for deletion, and as many Ready replacements.
+func (b *bench) oneChange(ctx context.Context, c change, events <-chan seen, timeout time.Duration) (timing, error) {
 	var err error
 	if c.current, err = b.podNames(ctx, c.ns); err != nil {
-		return 0, 0, 0, err
+		return timing{}, err
 	}
 	var d object
 	if err := b.kube.do(ctx, http.MethodGet, "/apis/apps/v1/namespaces/"+c.ns+"/deployments/web", nil, &d); err != nil {
-		return 0, 0, 0, err
+		return timing{}, err
 	}
 	c.gen = d.Metadata.Generation
 	v := strconv.Itoa(c.i)
 	patch := map[string]any{"data": map[string]string{"v": v}}
 	patched := time.Now()
 	if err := b.kube.do(ctx, http.MethodPatch, "/api/v1/namespaces/"+c.ns+"/configmaps/web-config", patch, nil); err != nil {
-		return 0, 0, 0, err
+		return timing{}, err
 	}
-	var updated, first, lastDel time.Time
+	var updated, relayed, first, lastDel time.Time
 	deleted := map[string]bool{}
 	ready := map[string]bool{}
 	expire := time.After(timeout)
-	for updated.IsZero() || first.IsZero() || len(deleted) < len(c.current) || len(ready) < c.pods {
+	for updated.IsZero() || relayed.IsZero() || first.IsZero() || len(deleted) < len(c.current) || len(ready) < c.pods {
 		var ev seen
 		select {
 		case ev = <-events:
 		case <-expire:
-			return 0, 0, 0, fmt.Errorf("timed out: update seen %v, first action seen %v, %d of %d deleted, %d of %d ready",
-				!updated.IsZero(), !first.IsZero(), len(deleted), len(c.current), len(ready), c.pods)
+			return timing{}, fmt.Errorf("timed out: update seen %v (through the proxy %v), first action seen %v, %d of %d deleted, %d of %d ready",
+				!updated.IsZero(), !relayed.IsZero(), !first.IsZero(), len(deleted), len(c.current), len(ready), c.pods)
 		}
 		uid := ev.obj.Metadata.UID
 		_, wasRunning := c.current[uid]
@@ -201,6 +228,8 @@ func (b *bench) oneChange(ctx context.Context, c change, events <-chan seen, tim
 			if c.peer.Kind == "floor" {
 				go b.floor(c)
 			}
+		case ev.kind == "cm-proxied" && ev.obj.Data["v"] == v && relayed.IsZero():
+			relayed = ev.at
 		case ev.kind == "deploy" && c.peer.Rollout && ev.obj.Metadata.Generation > c.gen && first.IsZero():
 			first = ev.at
 		case ev.kind == "pod" && wasRunning && !deleted[uid] && (ev.typ == "DELETED" || ev.obj.Metadata.DeletionTimestamp != nil):
@@ -213,7 +242,7 @@ func (b *bench) oneChange(ctx context.Context, c change, events <-chan seen, tim
 			ready[uid] = true
 		}
 	}
-	return first.Sub(patched), first.Sub(updated), lastDel.Sub(updated), nil
+	return timing{first.Sub(patched), first.Sub(updated), lastDel.Sub(updated), relayed.Sub(updated)}, nil
 }
 
 // podNames returns uid → name of the web pods that are not terminating.

@@ -39,6 +39,7 @@ func main() {
 	flag.BoolVar(&o.scale, "scale", false, "also run the large scenario: --scale-configmaps small ConfigMaps and --scale-pods pods in one namespace")
 	flag.IntVar(&o.scaleCMs, "scale-configmaps", 100000, "ConfigMaps in the large scenario")
 	flag.IntVar(&o.scalePods, "scale-pods", 10000, "pods in the large scenario")
+	flag.IntVar(&o.workloads, "workloads", 1000, "Deployments in the Reloader mode's scenario, beside 10 times as many ConfigMaps (0: skip it)")
 	flag.BoolVar(&o.noDecoder, "no-decoder", false, "skip the decoder benchmark")
 	render := flag.Bool("render", false, "only render benchmarks.md and .svg again from benchmarks.json")
 	flag.Parse()
@@ -69,7 +70,7 @@ func main() {
 // options are the command line's.
 type options struct {
 	bin, out, peers, reloader, reloaderNote, python, command string
-	changes, scaleCMs, scalePods                             int
+	changes, scaleCMs, scalePods, workloads                  int
 	counts                                                   []int
 	scale, noDecoder                                         bool
 }
@@ -127,6 +128,11 @@ func run(o options) error {
 	if err := b.footprints(ctx, r, peers, o.counts); err != nil {
 		return err
 	}
+	if o.workloads > 0 {
+		if r.Workloads, err = b.workloads(ctx, o.workloads, 10*o.workloads, max(5, min(o.changes, 20)), peers); err != nil {
+			return fmt.Errorf("workloads: %w", err)
+		}
+	}
 	if o.scale {
 		step(fmt.Sprintf("scale: %d ConfigMaps, %d pods in one namespace", o.scaleCMs, o.scalePods))
 		if r.Scale, err = b.scale(ctx, o.scaleCMs, o.scalePods, max(5, min(o.changes, 20)), peers); err != nil {
@@ -150,11 +156,27 @@ func run(o options) error {
 }
 
 // latencies runs every peer's latency runs, 3 pods then 30, one peer after another.
-func (b *bench) latencies(ctx context.Context, r *report, peers []peer, changes int) error {
+// First it measures each peer's traffic per change, and leaves those peers up, idle in
+// namespaces of their own, through the latency runs until Reloader's first (Reloader
+// binds :9090 whatever it is told, so two cannot run at once): an idle period of several
+// minutes, the same for each.
+func (b *bench) latencies(ctx context.Context, r *report, peers []peer, changes int) (err error) {
+	if changes == 0 {
+		return nil
+	}
+	idle, err := b.startTraffic(ctx, peers)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if idle != nil {
+			r.Traffic = b.finishTraffic(idle)
+		}
+	}()
 	for _, pods := range []int{3, 30} {
 		for _, p := range peers {
-			if changes == 0 {
-				return nil
+			if p.Kind == "reloader" && idle != nil {
+				r.Traffic, idle = b.finishTraffic(idle), nil
 			}
 			step(fmt.Sprintf("reaction latency: %s, %d changes, %d pods", p.Name, changes, pods))
 			lat, err := b.latency(ctx, p, pods, changes)

@@ -28,6 +28,9 @@ type bench struct {
 	kube     *kube  // straight to the apiserver, as admin: fixtures and the independent watch
 	proxyURL string // the kubectl proxy every peer talks through
 	churned  int    // churn updates made so far, so that each writes new content
+	// churnSpares, if not nil, names further ConfigMaps (by index) that the churn
+	// leaves alone, besides the annotated ones.
+	churnSpares func(idx int) bool
 }
 
 // startProxy runs kubectl proxy on a free port, as the sidecar does.

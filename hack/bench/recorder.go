@@ -1,6 +1,7 @@
 // recorder.go is a pass-through HTTP proxy put between a peer and the kubectl proxy in
 // the footprint runs. It marks, the same way for every peer, the moment the peer's
-// ConfigMap cache is complete, and counts the requests it sends.
+// ConfigMap cache is complete, and counts the requests it sends and the bytes of bodies
+// that pass each way.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +30,7 @@ type recorder struct {
 	synced   time.Time
 	how      string
 	requests map[string]int // "VERB resource" → count
+	bytes    atomic.Int64   // request and response bodies, both ways
 	done     chan struct{}
 }
 
@@ -47,6 +50,9 @@ func newRecorder(target string) (*recorder, error) {
 	rp.ModifyResponse = r.inspect
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.count(req)
+		if req.Body != nil {
+			req.Body = &countingBody{ReadCloser: req.Body, n: &r.bytes}
+		}
 		rp.ServeHTTP(w, req)
 	})}
 	go r.srv.Serve(l) //nolint:errcheck // ends with Close
@@ -89,8 +95,10 @@ func resource(path string) string {
 	return parts[len(parts)-1]
 }
 
-// inspect looks for the end of a streaming list's initial events.
+// inspect counts the bytes of each response and looks for the end of a streaming list's
+// initial events.
 func (r *recorder) inspect(resp *http.Response) error {
+	resp.Body = &countingBody{ReadCloser: resp.Body, n: &r.bytes}
 	q := resp.Request.URL.Query()
 	if q.Get("sendInitialEvents") == "true" && strings.HasSuffix(resp.Request.URL.Path, "/configmaps") {
 		resp.Body = &bookmarkScanner{ReadCloser: resp.Body, found: func() { r.mu.Lock(); r.mark("streaming list's initial events ended"); r.mu.Unlock() }}
@@ -127,6 +135,47 @@ func (r *recorder) counts() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// traffic is what passed so far: requests by "VERB resource", and bytes of bodies.
+type traffic struct {
+	Requests map[string]int
+	Bytes    int64
+}
+
+// snapshot returns the traffic so far.
+func (r *recorder) snapshot() traffic { return traffic{Requests: r.counts(), Bytes: r.bytes.Load()} }
+
+// since returns what passed between an earlier snapshot and t.
+func (t traffic) since(before traffic) traffic {
+	out := traffic{Requests: map[string]int{}, Bytes: t.Bytes - before.Bytes}
+	for k, v := range t.Requests {
+		if d := v - before.Requests[k]; d > 0 {
+			out.Requests[k] = d
+		}
+	}
+	return out
+}
+
+// total is the number of requests.
+func (t traffic) total() int {
+	n := 0
+	for _, v := range t.Requests {
+		n += v
+	}
+	return n
+}
+
+// countingBody adds the bytes read through it to n.
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	k, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 // close stops the recorder and every connection through it.

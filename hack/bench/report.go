@@ -24,6 +24,8 @@ type report struct {
 	Command               string // the flags the run was given
 	Latency               []latencyResult
 	Footprint             []footprintResult
+	Traffic               []trafficResult
+	Workloads             *workloadsResult
 	Scale                 *scaleResult
 	Decoder               []decoderResult
 }
@@ -105,6 +107,7 @@ func (r *report) summary() string {
 		for _, p := range []float64{50, 99} {
 			durRow(fmt.Sprintf("%d pods: event seen → last action, p%.0f", pods, p), pods, func(l *latencyResult) []time.Duration { return l.Last }, p)
 		}
+		durRow(fmt.Sprintf("%d pods: event seen → relayed by the proxy, p50", pods), pods, func(l *latencyResult) []time.Duration { return l.Relay }, 50)
 	}
 	if c := r.lat("cuscon", 3); c != nil && len(c.Bursts) > 0 {
 		burstRow := func(name string, pick func(burstResult) float64, unit func(float64) string) {
@@ -157,6 +160,7 @@ func (r *report) summary() string {
 		footRow(fmt.Sprintf("startup to ConfigMaps in hand, %d", n), n, func(f *footprintResult) float64 { return float64(f.Startup) }, msf)
 		footRow(fmt.Sprintf("startup to settled (initial objects digested), %d", n), n, func(f *footprintResult) float64 { return float64(f.Settled) }, msf)
 	}
+	r.trafficRows(&b)
 	return b.String()
 }
 
@@ -203,7 +207,10 @@ func (r *report) latencyTables() string {
 			for _, row := range []struct {
 				to string
 				ds []time.Duration
-			}{{"PATCH → first", l.PatchFirst}, {"event → first", l.First}, {"event → last", l.Last}} {
+			}{{"PATCH → first", l.PatchFirst}, {"event → first", l.First}, {"event → last", l.Last}, {"event → relayed by the proxy", l.Relay}} {
+				if len(row.ds) == 0 {
+					continue // a run from before the relay was measured
+				}
 				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", l.Peer, action, row.to, ms(percentile(row.ds, 50)),
 					ms(percentile(row.ds, 90)), ms(percentile(row.ds, 99)), ms(percentile(row.ds, 100)))
 			}
@@ -226,13 +233,8 @@ func (r *report) footprintTable() string {
 		if f.Readyz > 0 {
 			startup += fmt.Sprintf("; /readyz %s", ms(f.Readyz))
 		}
-		var reqs []string
-		for k, v := range f.Requests {
-			reqs = append(reqs, fmt.Sprintf("%s %d", k, v))
-		}
-		slices.Sort(reqs)
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %.2f%% | %s | %s |\n", f.Peer, f.ConfigMaps, startup, ms(f.Settled),
-			mib(f.PeakRSS), mib(f.SteadyRSS), churnRSS, f.IdleCPUPct, churnCPU, strings.Join(reqs, ", "))
+			mib(f.PeakRSS), mib(f.SteadyRSS), churnRSS, f.IdleCPUPct, churnCPU, byVerb(f.Requests))
 	}
 	return b.String()
 }

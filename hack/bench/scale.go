@@ -110,7 +110,7 @@ func (b *bench) scale(ctx context.Context, configmaps, pods, changes int, peers 
 	sum0, _ := scrape(metrics, "cuscon_api_request_duration_seconds_sum", "verb")
 	n0, _ := scrape(metrics, "cuscon_api_request_duration_seconds_count", "verb")
 
-	lat, err := b.measureChanges(ctx, p, r, ns, res.Matched, changes)
+	lat, err := b.measureChanges(ctx, p, r, ns, res.Matched, changes, 0)
 	if err != nil {
 		return nil, err
 	}
