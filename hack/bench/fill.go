@@ -11,9 +11,6 @@ import (
 	"time"
 )
 
-// payload is about 10 KiB of configuration text.
-func payload(seed int) string { return payloadOf(seed, 10*1024) }
-
 // payloadOf is about size bytes of configuration text, the same for the same seed.
 func payloadOf(seed, size int) string {
 	r := rand.New(rand.NewPCG(uint64(seed), 7))

@@ -34,13 +34,14 @@ const churnRate = 50
 
 // footprint starts p on namespace ns, already filled with n ConfigMaps, behind a
 // recorder, and measures its startup, memory and CPU, idle and under churn.
-func (b *bench) footprint(ctx context.Context, p peer, ns string, n int) (footprintResult, error) {
-	return b.footprintThen(ctx, p, ns, n, nil)
+func (b *bench) footprint(ctx context.Context, p peer, ns string, n, size int) (footprintResult, error) {
+	return b.footprintThen(ctx, p, ns, n, size, nil)
 }
 
 // footprintThen is footprint that, if then is not nil, hands the peer, still running, and
-// its recorder to then before it stops it.
-func (b *bench) footprintThen(ctx context.Context, p peer, ns string, n int, then func(*running, *recorder) error) (footprintResult, error) {
+// its recorder to then before it stops it. size is that of the namespace's ConfigMaps,
+// which the churn keeps: the next peer on the namespace must start on the same bytes.
+func (b *bench) footprintThen(ctx context.Context, p peer, ns string, n, size int, then func(*running, *recorder) error) (footprintResult, error) {
 	res := footprintResult{Peer: p.Name, ConfigMaps: n}
 	rec, err := newRecorder(b.proxyURL)
 	if err != nil {
@@ -72,7 +73,7 @@ func (b *bench) footprintThen(ctx context.Context, p peer, ns string, n int, the
 	res.IdleCPUPct = 100 * (cpuSeconds(pid) - cpu0) / time.Since(t0).Seconds()
 	res.SteadyRSS = status(pid, "VmRSS")
 	if n >= 100 {
-		if err := b.churn(ctx, ns, n, pid, &res); err != nil {
+		if err := b.churn(ctx, ns, n, size, pid, &res); err != nil {
 			return res, err
 		}
 	}
@@ -104,7 +105,7 @@ func settle(pid int) time.Time {
 }
 
 // churn updates unannotated ConfigMaps at churnRate a second for 20 s, sampling RSS.
-func (b *bench) churn(ctx context.Context, ns string, n, pid int, res *footprintResult) error {
+func (b *bench) churn(ctx context.Context, ns string, n, size, pid int, res *footprintResult) error {
 	const seconds = 20
 	tick := time.NewTicker(time.Second / churnRate)
 	defer tick.Stop()
@@ -119,7 +120,7 @@ func (b *bench) churn(ctx context.Context, ns string, n, pid int, res *footprint
 		// A payload no earlier churn wrote: the same bytes again would be a no-op PATCH,
 		// which the server answers without an event, so a later peer would see no churn.
 		b.churned++
-		patch := map[string]any{"data": map[string]string{"app.properties": payload(1<<30 + b.churned)}}
+		patch := map[string]any{"data": map[string]string{"app.properties": payloadOf(1<<30+b.churned, size)}}
 		path := fmt.Sprintf("/api/v1/namespaces/%s/configmaps/cfg-%05d", ns, idx)
 		if err := b.kube.do(ctx, http.MethodPatch, path, patch, nil); err != nil {
 			return err

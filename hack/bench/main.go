@@ -159,7 +159,7 @@ func run(o options) error {
 // First it measures each peer's traffic per change, and leaves those peers up, idle in
 // namespaces of their own, through the latency runs until Reloader's first (Reloader
 // binds :9090 whatever it is told, so two cannot run at once): an idle period of several
-// minutes, the same for each.
+// minutes each (the first peer's the longest), which the report gives with the figures.
 func (b *bench) latencies(ctx context.Context, r *report, peers []peer, changes int) (err error) {
 	if changes == 0 {
 		return nil
@@ -204,7 +204,7 @@ func (b *bench) footprints(ctx context.Context, r *report, peers []peer, counts 
 				continue // the floor has no process; cuscon's knobs change nothing at rest
 			}
 			step(fmt.Sprintf("footprint: %s, %d ConfigMaps of 10 KiB", p.Name, n))
-			fp, err := b.footprint(ctx, p, ns, n)
+			fp, err := b.footprint(ctx, p, ns, n, 10*1024)
 			if err != nil {
 				return fmt.Errorf("footprint of %s with %d ConfigMaps: %w", p.Name, n, err)
 			}

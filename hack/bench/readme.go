@@ -24,7 +24,8 @@ func (r *report) readmeBlock() string {
 		fmt.Fprintf(&b, "Reloader was not measured in this run: %s.\n\n", r.ReloaderNote)
 	}
 	headline := []string{"3 pods: PATCH → first action, p50", "3 pods: event seen → first action, p50", "3 pods: event seen → first action, p99",
-		"30 pods: event seen → last action, p50", "3 pods, burst", "RSS idle", "peak RSS, 10000", "CPU under churn, 10000", "startup to ConfigMaps in hand, 10000", "startup to settled (initial objects digested), 10000"}
+		"30 pods: event seen → last action, p50", "3 pods, burst", "RSS idle", "peak RSS, 10000", "CPU under churn, 10000", "startup to ConfigMaps in hand, 10000", "startup to settled (initial objects digested), 10000",
+		"startup to ConfigMaps in hand, 100000", "3 pods: API requests per change", "idle: API requests per hour"}
 	for _, line := range strings.SplitAfter(r.summary(), "\n") {
 		keep := strings.HasPrefix(line, "| figure") || strings.HasPrefix(line, "|---")
 		for _, h := range headline {

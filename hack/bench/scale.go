@@ -139,7 +139,7 @@ func (b *bench) scale(ctx context.Context, configmaps, pods, changes int, peers 
 			continue
 		}
 		step(fmt.Sprintf("scale: footprint of %s", p.Name))
-		fp, err := b.footprint(ctx, p, ns, configmaps)
+		fp, err := b.footprint(ctx, p, ns, configmaps, res.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("footprint of %s: %w", p.Name, err)
 		}

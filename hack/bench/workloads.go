@@ -67,7 +67,7 @@ func (b *bench) workloads(ctx context.Context, n, configmaps, changes int, peers
 	defer func() { b.churnSpares = nil }()
 	for _, p := range workloadsPeers(peers) {
 		step(fmt.Sprintf("workloads: %s, %d Deployments, %d ConfigMaps", p.Name, n, configmaps))
-		fp, err := b.footprintThen(ctx, p, ns, configmaps, func(r *running, rec *recorder) error {
+		fp, err := b.footprintThen(ctx, p, ns, configmaps, res.Bytes, func(r *running, rec *recorder) error {
 			// A peer that fell behind under the churn catches up before its changes are
 			// timed; how long that took is a figure of its own.
 			churned := time.Now()

@@ -34,10 +34,7 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 	listed := 0
 	snapshots := map[string]nsObjects{}
 	guards, held := map[string]restart.Guard{}, map[string]error{}
-	err := listWorkloads(ctx, r.client, ns, r.kinds, !work.sweep, r.skippedKind, func(w *workloadObj) {
-		if !r.optsIn(w) {
-			return
-		}
+	err := listWorkloads(ctx, r.client, ns, r.kinds, !work.sweep, r.optsIn, r.skippedKind, func(w *workloadObj) {
 		listed++
 		wns := w.Metadata.Namespace
 		if !r.inScope(wns) {

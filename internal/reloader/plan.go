@@ -67,8 +67,8 @@ func Plan(ctx context.Context, c *kube.Client, cfg Config, objects []Seen, self 
 		}
 		var rows []Planned
 		var members []*member
-		err := listWorkloads(ctx, c, scope.Namespace, m.kinds, false, nil, func(w *workloadObj) {
-			if m.optsIn(w) && !m.filter.ignore[w.Metadata.Namespace] {
+		err := listWorkloads(ctx, c, scope.Namespace, m.kinds, false, m.optsIn, nil, func(w *workloadObj) {
+			if !m.filter.ignore[w.Metadata.Namespace] {
 				planned, mem := m.planWorkload(w, index[w.Metadata.Namespace], kinds, self)
 				rows = append(rows, planned...)
 				if mem != nil {

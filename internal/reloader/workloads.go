@@ -37,15 +37,22 @@ func (o Options) kinds() []string {
 	return out
 }
 
-// listWorkloads calls fn with every workload of kinds in ns ("": all), page by page, one
-// item at a time. Unless consistent, resourceVersion=0 has the API server answer from
-// its watch cache as it is, which may not yet hold a workload created a moment before
-// the change being checked (each kind's cache lags on its own): a check for a change
-// asks for a consistent list, which the API server serves from etcd, or from its cache
-// once that has caught up. A CronJob's Job template's pod template is handed on as its
-// Spec.Template, the one every later step reads. An optional kind the API does not serve
-// (404) or does not let cuscon list (403) is skipped and reported to skipped.
-func listWorkloads(ctx context.Context, c *kube.Client, ns string, kinds []string, consistent bool, skipped func(kind string, err error), fn func(*workloadObj)) error {
+// listWorkloads calls fn with every workload of kinds in ns ("": all) that keep keeps,
+// one at a time, in the order of kinds. Unless consistent, resourceVersion=0 has the API
+// server answer from its watch cache as it is, which may not yet hold a workload created
+// a moment before the change being checked (each kind's cache lags on its own): a check
+// for a change asks for a consistent list, which the API server serves from etcd, or
+// from its cache once that has caught up. A CronJob's Job template's pod template is
+// handed on as its Spec.Template, the one every later step reads. An optional kind the
+// API does not serve (404) or does not let cuscon list (403) is skipped and reported to
+// skipped; any other failure ends every list and is returned.
+//
+// The kinds are listed at once: one after another, a change's check waited for five
+// round trips. The first kind streams into fn as it is decoded; of the others, what keep
+// keeps (few: it is the quick opt-in filter) waits until the first is done, so that fn
+// sees the kinds in order and holds no more than it would keep.
+func listWorkloads(ctx context.Context, c *kube.Client, ns string, kinds []string, consistent bool, keep func(*workloadObj) bool,
+	skipped func(kind string, err error), fn func(*workloadObj)) error {
 	q := url.Values{"resourceVersion": {"0"}}
 	if consistent {
 		q = nil
@@ -53,37 +60,57 @@ func listWorkloads(ctx context.Context, c *kube.Client, ns string, kinds []strin
 	if len(kinds) == 0 {
 		return nil
 	}
-	// The kinds are listed at once: one after another, each list's round trip added to
-	// the check's, and a change waited for five of them. The first kind streams into
-	// fn as it is decoded; the others are kept until it is done, so that fn still sees
-	// the kinds in order.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	later := make([][]*workloadObj, len(kinds))
 	errs := make([]error, len(kinds))
+	list := func(i int, fn func(*workloadObj)) {
+		errs[i] = listKind(ctx, c, ns, kinds[i], q, func(w *workloadObj) {
+			if keep(w) {
+				fn(w)
+			}
+		})
+		if errs[i] != nil && !skippable(kinds[i], errs[i]) {
+			cancel(errs[i]) // the check fails whatever the other kinds say
+		}
+	}
 	var wg sync.WaitGroup
 	for i := 1; i < len(kinds); i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = listKind(ctx, c, ns, kinds[i], q, func(w *workloadObj) { later[i] = append(later[i], w) })
+			list(i, func(w *workloadObj) { later[i] = append(later[i], w) })
 		}()
 	}
-	errs[0] = listKind(ctx, c, ns, kinds[0], q, fn)
+	list(0, fn)
 	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+		for i, err := range errs {
+			if err == cause {
+				return fmt.Errorf("list %ss: %w", strings.ToLower(kinds[i]), err)
+			}
+		}
+		return cause // the caller's context ended
+	}
 	for i, kind := range kinds {
-		if code := kube.Code(errs[i]); optionalKinds[kind] && (code == http.StatusNotFound || code == http.StatusForbidden) {
+		if errs[i] != nil { // skippable: any other ended the lists above
 			if skipped != nil {
 				skipped(kind, errs[i])
 			}
 			continue
-		}
-		if errs[i] != nil {
-			return fmt.Errorf("list %ss: %w", strings.ToLower(kind), errs[i])
 		}
 		for _, w := range later[i] {
 			fn(w)
 		}
 	}
 	return nil
+}
+
+// skippable reports whether a list of kind that failed with err is skipped rather than
+// failing the check: an optional kind the API does not serve or cuscon may not list.
+func skippable(kind string, err error) bool {
+	code := kube.Code(err)
+	return optionalKinds[kind] && (code == http.StatusNotFound || code == http.StatusForbidden)
 }
 
 // listKind calls fn with every workload of one kind in ns, page by page.

@@ -51,10 +51,48 @@ func TestWorkloadKindsAreListedAtOnceAndHandedOnInOrder(t *testing.T) {
 
 	var seen []string
 	var skipped []string
-	err = listWorkloads(context.Background(), c, "shop", kinds, true, func(kind string, _ error) { skipped = append(skipped, kind) },
+	err = listWorkloads(context.Background(), c, "shop", kinds, true, func(*workloadObj) bool { return true },
+		func(kind string, _ error) { skipped = append(skipped, kind) },
 		func(w *workloadObj) { seen = append(seen, w.Kind+"/"+w.Metadata.Name) })
 	require.NoError(t, err)
 	assert.Equal(t, []string{"Deployment/deployments-a", "Deployment/deployments-b", "StatefulSet/statefulsets-a", "StatefulSet/statefulsets-b",
 		"DaemonSet/daemonsets-a", "DaemonSet/daemonsets-b", "CronJob/cronjobs-a", "CronJob/cronjobs-b"}, seen)
 	assert.Equal(t, []string{"Rollout"}, skipped)
+}
+
+// TestAFailedKindEndsTheOtherLists: a kind that cannot be listed fails the check, and the
+// lists still under way are ended rather than waited for; the error names the kind that
+// failed, not one that was cut short.
+func TestAFailedKindEndsTheOtherLists(t *testing.T) {
+	ended := make(chan struct{})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch path.Base(r.URL.Path) {
+		case "statefulsets":
+			http.Error(w, `{"kind":"Status","code":500,"message":"etcd is down"}`, http.StatusInternalServerError)
+		case "deployments": // hangs until the client gives up on it
+			select {
+			case <-r.Context().Done():
+				close(ended)
+			case <-release:
+			}
+		default:
+			fmt.Fprint(w, `{"metadata":{},"items":[]}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := kube.NewClient(srv.URL, nil, telemetry.NewMetrics("test"))
+	require.NoError(t, err)
+
+	err = listWorkloads(context.Background(), c, "shop", []string{"Deployment", "StatefulSet", "DaemonSet"}, true,
+		func(*workloadObj) bool { return true }, nil, func(*workloadObj) {})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "list statefulsets")
+	assert.Equal(t, http.StatusInternalServerError, kube.Code(err))
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Deployments list was not ended")
+	}
 }
