@@ -64,14 +64,19 @@ func TestWorkloadKindsAreListedAtOnceAndHandedOnInOrder(t *testing.T) {
 // lists still under way are ended rather than waited for; the error names the kind that
 // failed, not one that was cut short.
 func TestAFailedKindEndsTheOtherLists(t *testing.T) {
-	ended := make(chan struct{})
+	ended, hanging := make(chan struct{}), make(chan struct{})
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch path.Base(r.URL.Path) {
-		case "statefulsets":
+		case "statefulsets": // fails once the Deployments list is under way
+			select {
+			case <-hanging:
+			case <-release:
+			}
 			http.Error(w, `{"kind":"Status","code":500,"message":"etcd is down"}`, http.StatusInternalServerError)
 		case "deployments": // hangs until the client gives up on it
+			close(hanging)
 			select {
 			case <-r.Context().Done():
 				close(ended)
