@@ -160,7 +160,7 @@ func run(o options) error {
 // namespaces of their own, through the latency runs until Reloader's first (Reloader
 // binds :9090 whatever it is told, so two cannot run at once): an idle period of several
 // minutes each (the first peer's the longest), which the report gives with the figures.
-func (b *bench) latencies(ctx context.Context, r *report, peers []peer, changes int) (err error) {
+func (b *bench) latencies(ctx context.Context, r *report, peers []peer, changes int) error {
 	if changes == 0 {
 		return nil
 	}

@@ -106,9 +106,7 @@ func (b *bench) finishTraffic(runs []*trafficRun) []trafficResult {
 // stop ends the peer, its recorder and its namespace.
 func (t *trafficRun) stop(b *bench) {
 	t.r.stop()
-	if t.rec != nil {
-		t.rec.close()
-	}
+	t.rec.close()
 	b.dropNamespace(t.ns)
 }
 

@@ -22,9 +22,8 @@ type workloadsResult struct {
 	// increasing, per peer.
 	PatchFirst map[string][]time.Duration
 	Traffic    []trafficResult // per change; no idle period
-	// CatchUp: from the churn's end until the peer's CPU went quiet, per peer in
-	// Footprint's order.
-	CatchUp []time.Duration
+	// CatchUp: from the churn's end until the peer's CPU went quiet, per peer.
+	CatchUp map[string]time.Duration
 }
 
 // workloadsPeers are the peers of the scenario: cuscon's Reloader mode, and Reloader.
@@ -42,7 +41,8 @@ func workloadsPeers(peers []peer) []peer {
 // (no replicas: the rollout is not what is measured), Deployment i reading ConfigMap
 // 10·i through envFrom, and runs each peer on it.
 func (b *bench) workloads(ctx context.Context, n, configmaps, changes int, peers []peer) (*workloadsResult, error) {
-	res := &workloadsResult{Workloads: n, ConfigMaps: configmaps, Bytes: 1024, Changes: changes, PatchFirst: map[string][]time.Duration{}}
+	res := &workloadsResult{Workloads: n, ConfigMaps: configmaps, Bytes: 1024, Changes: changes, PatchFirst: map[string][]time.Duration{},
+		CatchUp: map[string]time.Duration{}}
 	ns := "bench-workloads"
 	if err := b.kube.namespace(ctx, ns); err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func (b *bench) workloads(ctx context.Context, n, configmaps, changes int, peers
 			// A peer that fell behind under the churn catches up before its changes are
 			// timed; how long that took is a figure of its own.
 			churned := time.Now()
-			res.CatchUp = append(res.CatchUp, settle(r.proc.Pid()).Sub(churned))
+			res.CatchUp[p.Name] = settle(r.proc.Pid()).Sub(churned)
 			before := rec.snapshot()
 			lat, warmups, err := b.rollChanges(ctx, ns, p.slug(), n, changes)
 			if err != nil {
@@ -111,6 +111,9 @@ func (b *bench) rollChanges(ctx context.Context, ns, who string, n, changes int)
 	var out []time.Duration
 	warmups := 0
 	for j := 0; j <= changes; j++ {
+		if j > 0 { // spaced as a user's edits are
+			time.Sleep(spacing + time.Duration(rng.Int64N(int64(time.Second))))
+		}
 		var d time.Duration
 		for try := 0; ; try++ {
 			if j == 0 {
@@ -127,7 +130,6 @@ func (b *bench) rollChanges(ctx context.Context, ns, who string, n, changes int)
 		if j > 0 {
 			out = append(out, d)
 		}
-		time.Sleep(spacing + time.Duration(rng.Int64N(int64(time.Second))))
 	}
 	return out, warmups, nil
 }
@@ -168,7 +170,7 @@ func (r *report) workloadsSection() string {
 	fmt.Fprintf(&b, "\n## Reloader mode: %d workloads, %d ConfigMaps\n\nOne namespace of %d ConfigMaps of %d bytes and %d Deployments (no replicas: the rollout is the Deployment controller's, not what is measured), each annotated `reloader.stakater.com/auto: \"true\"` and reading one ConfigMap through `envFrom`. cuscon runs with `CUSCON_RELOADER_ANNOTATIONS=true` and otherwise its defaults; Reloader as in the latency runs. Each behind the recorder, as in the footprint runs (startup, settled, memory; churn: %d updates a second for 20 s of ConfigMaps no workload reads; *caught up*: from the churn's end until the peer's CPU went quiet, at most a minute). Then a warm-up and %d changes, spaced as above, each of the ConfigMap of a different Deployment: *PATCH → rolled* runs from the PATCH to that Deployment's `metadata.generation` increasing; *requests per change* is what the recorder counted over them, divided by their number.\n\n",
 		w.Workloads, w.ConfigMaps, w.ConfigMaps, w.Bytes, w.Workloads, churnRate, w.Changes)
 	b.WriteString("| peer | startup (how marked) | settled | peak RSS | steady RSS | CPU under churn | caught up | PATCH → rolled p50 | p99 | requests per change | requests, all changes |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
-	for i, f := range w.Footprint {
+	for _, f := range w.Footprint {
 		var t trafficResult
 		for _, x := range w.Traffic {
 			if x.Peer == f.Peer {
@@ -178,8 +180,8 @@ func (r *report) workloadsSection() string {
 		reqs, _ := t.perChange()
 		lat := w.PatchFirst[f.Peer]
 		catchUp := "n/a"
-		if i < len(w.CatchUp) {
-			catchUp = ms(w.CatchUp[i])
+		if d, ok := w.CatchUp[f.Peer]; ok {
+			catchUp = ms(d)
 		}
 		fmt.Fprintf(&b, "| %s | %s (%s) | %s | %s | %s | %.2f%% | %s | %s | %s | %.1f | %s |\n", f.Peer, ms(f.Startup), f.StartupHow, ms(f.Settled),
 			mib(max(f.PeakRSS, f.ChurnPeakRSS)), mib(f.SteadyRSS), f.ChurnCPUPct, catchUp, ms(percentile(lat, 50)), ms(percentile(lat, 99)), reqs, byVerb(t.Change.Requests))

@@ -84,7 +84,7 @@ func listWorkloads(ctx context.Context, c *kube.Client, ns string, kinds []strin
 	}
 	list(0, fn)
 	wg.Wait()
-	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+	if cause := context.Cause(ctx); cause != nil {
 		for i, err := range errs {
 			if err == cause {
 				return fmt.Errorf("list %ss: %w", strings.ToLower(kinds[i]), err)
