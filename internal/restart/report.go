@@ -33,14 +33,18 @@ func (e *Executor) report(j *job, targets []*target) Result {
 	for r, n := range map[string]int{"restarted": restarted, "skipped": skipped, "failed": failed} {
 		e.metrics.Pods.Add(float64(n), "strategy", j.req.Strategy, "result", r)
 	}
+	// Counted before the line is logged, so whoever reads the line finds it counted.
+	result := "ok"
+	if len(problems) > 0 {
+		result = "incomplete"
+	}
+	e.metrics.Restarts.Inc("strategy", j.req.Strategy, "result", result)
 	var res Result
 	j.log.Info(line, "matched", j.matched, "restarted", restarted, "skipped", skipped, "failed", failed, "reactionSeconds", reaction)
 	if len(problems) == 0 {
-		e.metrics.Restarts.Inc("strategy", j.req.Strategy, "result", "ok")
 		e.events.Normal(j.req.Object, "Restarted", what+": "+j.req.Why)
 		return res
 	}
-	e.metrics.Restarts.Inc("strategy", j.req.Strategy, "result", "incomplete")
 	e.events.Warn(j.req.Object, "RestartIncomplete", what+": "+j.req.Why+"; "+joinProblems(problems))
 	switch {
 	case len(owed) > 0:
