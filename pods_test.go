@@ -36,6 +36,10 @@ func pagedPods(t *testing.T) (*kube.Client, *[]string) {
 	var mu sync.Mutex
 	var queries []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/version" {
+			http.NotFound(w, r) // lists in pages
+			return
+		}
 		mu.Lock()
 		queries = append(queries, r.URL.RawQuery)
 		mu.Unlock()

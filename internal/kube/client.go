@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cuscon/internal/telemetry"
@@ -32,6 +33,9 @@ type Client struct {
 	base    *url.URL
 	http    *http.Client
 	metrics *telemetry.Metrics
+
+	versionMu  sync.Mutex
+	listsWhole *bool // ListsWhole's answer, once the server gave one
 }
 
 // NewClient returns a client for the API served at base, e.g. http://127.0.0.1:8001,

@@ -64,6 +64,12 @@ func DecodeEvents(r io.Reader, fn func(*WatchEvent) error) error {
 // DecodeList reads a list answer ({"metadata": ..., "items": [...]}) and calls fn with
 // each item in turn, holding one item at a time; it returns the list's metadata.
 func DecodeList[T any](r io.Reader, fn func(*T)) (ListMeta, error) {
+	return decodeList(r, nil, fn)
+}
+
+// decodeList is DecodeList that tells page, if not nil, the list's metadata as soon as
+// it is read: the API server sends it before the items.
+func decodeList[T any](r io.Reader, page func(ListMeta), fn func(*T)) (ListMeta, error) {
 	var meta ListMeta
 	br := &boundedReader{r: r, limit: MaxEventBytes}
 	dec := json.NewDecoder(br)
@@ -77,7 +83,9 @@ func DecodeList[T any](r io.Reader, fn func(*T)) (ListMeta, error) {
 		}
 		switch key {
 		case "metadata":
-			err = dec.Decode(&meta)
+			if err = dec.Decode(&meta); err == nil && page != nil {
+				page(meta)
+			}
 		case "items":
 			err = decodeItems(dec, br, fn)
 		default:

@@ -15,13 +15,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pagedAPI serves lists two items a page, and records each request's query. Its first
-// continue token expires once when expire is set.
+// pagedAPI serves lists two items a page, and records each list request's query. Its
+// first continue token expires once when expire is set. It says it is Kubernetes 1.30,
+// which serves consistent lists from etcd: lists are asked for in pages.
 func pagedAPI(t *testing.T, expire bool) (*Client, *[]url.Values) {
+	return versionedPagedAPI(t, expire, "30")
+}
+
+// versionedPagedAPI is pagedAPI that says it is Kubernetes 1.minor.
+func versionedPagedAPI(t *testing.T, expire bool, minor string) (*Client, *[]url.Values) {
 	var mu sync.Mutex
 	var queries []url.Values
 	expired := false
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/version" {
+			fmt.Fprintf(w, `{"major":"1","minor":%q}`, minor)
+			return
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		queries = append(queries, r.URL.Query())
@@ -58,18 +68,21 @@ func TestAListFollowsContinueTokensWithoutAResourceVersion(t *testing.T) {
 	assert.Equal(t, "app in (a, b)", (*queries)[1].Get("labelSelector"), "every page is of the same selection")
 }
 
-func TestAMetadataOnlyListAsksForLargerPages(t *testing.T) {
+func TestAListIsAskedForWholeWhereTheCacheServesItElseInPages(t *testing.T) {
 	for _, tc := range []struct {
-		accept, limit string
+		minor, accept, limit string
 	}{
-		{"", "500"},
-		{AcceptMetadataList, "5000"}, // a page of metadata weighs what 500 whole objects do
+		{"30", "", "500"},
+		{"30", AcceptMetadataList, "5000"}, // a page of metadata weighs what 500 whole objects do
+		{"31", "", ""},                     // served from the watch cache: in one request
+		{"34+", AcceptMetadataList, ""},
 	} {
-		c, queries := pagedAPI(t, false)
+		c, queries := versionedPagedAPI(t, false, tc.minor)
 		_, err := ListPagesAs(context.Background(), c, "/x", nil, tc.accept, nil, func(*Pod) {})
 		require.NoError(t, err)
+		require.NotEmpty(t, *queries)
 		for _, q := range *queries {
-			assert.Equal(t, tc.limit, q.Get("limit"), "accept %q", tc.accept)
+			assert.Equal(t, tc.limit, q.Get("limit"), "1.%s, accept %q", tc.minor, tc.accept)
 		}
 	}
 }
