@@ -245,3 +245,16 @@ func TestReloaderRollsEachKindOfWorkloadAndSecretsOnlyWhenWatched(t *testing.T) 
 		})
 	}
 }
+
+func TestFirstSightRecordsAreSentAFewAtATime(t *testing.T) {
+	f := reloaderFake(t, autoOn)
+	gate := make(chan struct{})
+	f.Snapshot(func() { f.WorkloadPatchGate = gate })
+	startCuscon(t, f, func(c *config) { c.ReloaderAnnotations = true })
+	f.WaitUntil("both baselines under way at once", func() bool { return f.WorkloadPatchesWaiting == 2 })
+	close(gate)
+	f.WaitUntil("the baselines recorded", func() bool {
+		return f.Workloads["deployments/default/app"].Metadata.Annotations[reloader.AppliedConfigsAnnotation] != "" &&
+			f.Workloads["deployments/default/rsentinel"].Metadata.Annotations[reloader.AppliedConfigsAnnotation] != ""
+	})
+}

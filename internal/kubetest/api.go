@@ -140,7 +140,11 @@ type API struct {
 	Workloads       map[string]*Workload // by plural/namespace/name (fakeworkloads_test.go)
 	WorkloadLists   int                  // workload list requests served
 	WorkloadPatches []string             // plural/name of each stored workload patched
-	Writes          []string             // every request that is not a GET: "PATCH /api/v1/..."
+	// WorkloadPatchGate, if set, holds PATCHes of stored workloads until it closes;
+	// WorkloadPatchesWaiting is how many wait there.
+	WorkloadPatchGate      chan struct{}
+	WorkloadPatchesWaiting int
+	Writes                 []string // every request that is not a GET: "PATCH /api/v1/..."
 }
 
 // New starts a fake API serving namespace ns on a loopback port.

@@ -118,6 +118,14 @@ func (f *API) serveStoredWorkload(w http.ResponseWriter, r *http.Request, ns, pl
 	if wl == nil {
 		return false
 	}
+	if gate := f.WorkloadPatchGate; gate != nil && r.Method == http.MethodPatch {
+		f.WorkloadPatchesWaiting++
+		f.ChangedLocked()
+		f.Mu.Unlock()
+		<-gate
+		f.Mu.Lock()
+		f.WorkloadPatchesWaiting--
+	}
 	switch r.Method {
 	case http.MethodGet:
 		_ = json.NewEncoder(w).Encode(wl)

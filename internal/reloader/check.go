@@ -9,11 +9,15 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"cuscon/internal/kube"
 	"cuscon/internal/restart"
 )
+
+// recordsInFlight bounds the records a check sends at once.
+const recordsInFlight = 8
 
 // action is what a check found to do for one workload, done after the list.
 type action struct {
@@ -84,6 +88,19 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 		r.requeue(wns, &nsWork{sweep: true, changed: map[string]*change{}})
 	}
 	todo = r.stage(ctx, ns, work.sweep || work.recheck, todo, members)
+	// Records are sent a few at a time, and all are done before the check ends, so the
+	// next check reads them: a first start records every opted-in workload, and 1,000
+	// PATCHes one after another took 4.5 s (measured, kube-apiserver 1.34, 2 cores).
+	var records sync.WaitGroup
+	inFlight := make(chan struct{}, recordsInFlight)
+	recordSoon := func(w kube.Workload, view workloadView) {
+		records.Add(1)
+		inFlight <- struct{}{}
+		go func() {
+			defer func() { <-inFlight; records.Done() }()
+			r.record(ctx, w, view, "")
+		}()
+	}
 	for _, a := range todo {
 		log := r.log.With("namespace", a.w.Namespace, "workload", a.w.String())
 		switch {
@@ -94,17 +111,18 @@ func (r *Mode) check(ctx context.Context, ns string, work *nsWork) error {
 			log.Debug(a.refused)
 		case a.v.kind == wBaseline:
 			log.Debug("First sight of opted-in workload; baseline recorded, nothing restarted")
-			r.record(ctx, a.w, a.v.view, "")
+			recordSoon(a.w, a.v.view)
 		case a.v.kind == wRecord:
 			if len(a.v.anew) > 0 {
 				log.Warn("Recorded anew, nothing restarted: what was recorded was made with another digest key", "objects", strings.Join(a.v.anew, ", "))
 			}
-			r.record(ctx, a.w, a.v.view, "")
+			recordSoon(a.w, a.v.view)
 		case a.v.kind == wRestart:
 			log.Info("Modification detected", "strategy", a.req.Strategy, "reason", a.req.Why)
 			r.sched.Add(a.req)
 		}
 	}
+	records.Wait()
 	r.metrics.ReloaderChecks.Inc("sweep", fmt.Sprint(work.sweep))
 	r.metrics.ReloaderCheckSeconds.Observe(time.Since(began).Seconds())
 	r.log.Info("Checked workloads", "namespace", ns, "sweep", work.sweep, "changed", len(work.changed), "annotated", listed, "acted", len(todo),
