@@ -162,17 +162,20 @@ func (c *Client) Patch(ctx context.Context, path, patchType string, patch any, d
 	return c.Call(ctx, http.MethodPatch, path, DryRunQuery(dryRun), patchType, patch, nil)
 }
 
-// GetStream GETs path and hands the 2xx body to read, bounded by requestTimeout; accept,
-// if not "", is the Accept header (AcceptMetadataList).
+// GetStream GETs path and hands the 2xx body to read; accept, if not "", is the Accept
+// header (AcceptMetadataList). The answer must begin within requestTimeout (the
+// transport's bound on response headers) and its body must not pause for as long, but a
+// body that keeps coming is not cut: a list in one request of a large collection may
+// take longer than any fixed bound, where each page of a paged one took far less.
 func (c *Client) GetStream(ctx context.Context, path string, query url.Values, accept string, read func(io.Reader) error) error {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	resp, err := c.sendAs(ctx, http.MethodGet, path, query, "", accept, nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	return read(resp.Body)
+	return read(newIdleReader(resp.Body, requestTimeout, cancel))
 }
 
 // Stream opens a long-lived GET (a watch) and returns its body for the caller to close;

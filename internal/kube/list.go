@@ -7,6 +7,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -87,15 +88,24 @@ func (w *Watcher[T]) List(ctx context.Context) ([]T, string, error) {
 	if w.opts.MetadataOnly || w.opts.ContentOf != nil {
 		accept = AcceptMetadataList
 	}
-	reads := newWholeReads(ctx, w.client, w.scope.Resource)
+	// A read that fails ends the list: the whole is retried, and what is left of it
+	// would only be decoded to be dropped.
+	listCtx, failed := context.WithCancelCause(ctx)
+	defer failed(nil)
+	reads := newWholeReads(listCtx, w.client, w.scope.Resource, failed)
 	restart := func() {
 		w.log.Info("List continue token expired, listing again", "scope", w.scope.String())
 		reads.drop()
-		kept, reads = nil, newWholeReads(ctx, w.client, w.scope.Resource)
+		kept, reads = nil, newWholeReads(listCtx, w.client, w.scope.Resource, failed)
 	}
-	// Every page is at the first one's revision: what is read whole is read at it or later.
-	atRevision := func(m ListMeta) { reads.from(m.ResourceVersion) }
-	rv, err := listPages(ctx, w.client, CollectionPath(w.scope.Resource, w.scope.Namespace), w.query(), accept, restart, atRevision, func(obj *Object) {
+	// Every page is at the first one's revision. What is read whole is read at it or
+	// later where the watch cache served the list.
+	atRevision := func(m ListMeta) {
+		if w.client.ListsWhole(ctx) {
+			reads.from(m.ResourceVersion)
+		}
+	}
+	rv, err := listPages(listCtx, w.client, CollectionPath(w.scope.Resource, w.scope.Namespace), w.query(), accept, restart, atRevision, func(obj *Object) {
 		obj.Resource = w.scope.Resource
 		if w.opts.ContentOf != nil && w.opts.ContentOf(obj) {
 			reads.add(obj.Metadata)
@@ -107,6 +117,9 @@ func (w *Watcher[T]) List(ctx context.Context) ([]T, string, error) {
 	})
 	if err != nil {
 		reads.drop()
+		if cause := context.Cause(listCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause // a read failed, and the list was ended for it
+		}
 		return nil, "", fmt.Errorf("list %s: %w", w.scope, err)
 	}
 	objs, err := reads.wait()

@@ -18,9 +18,12 @@ import (
 const readsInFlight = 16
 
 // wholeReads reads objects by name in the background, a few at a time, as they are
-// added; wait returns them once every one is read, or the first error.
+// added; wait returns them once every one is read, or the first error, which is also
+// handed to fail at once, so that the list that feeds them can stop.
 type wholeReads struct {
 	ctx      context.Context
+	cancel   context.CancelFunc
+	fail     func(error)
 	client   *Client
 	resource Resource
 
@@ -43,9 +46,11 @@ type queued struct {
 	obj  *Object
 }
 
-// newWholeReads returns reads of resource's objects, ended early by ctx.
-func newWholeReads(ctx context.Context, c *Client, res Resource) *wholeReads {
-	r := &wholeReads{ctx: ctx, client: c, resource: res}
+// newWholeReads returns reads of resource's objects, ended early by ctx or drop; fail
+// is told the first read that fails.
+func newWholeReads(ctx context.Context, c *Client, res Resource, fail func(error)) *wholeReads {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &wholeReads{ctx: ctx, cancel: cancel, fail: fail, client: c, resource: res}
 	r.more = sync.NewCond(&r.mu)
 	return r
 }
@@ -53,7 +58,9 @@ func newWholeReads(ctx context.Context, c *Client, res Resource) *wholeReads {
 // from has the objects read at revision rv or later: the API server answers from its
 // watch cache instead of asking etcd for its current revision first (about a third of
 // the API server's CPU for the reads, measured), and the object is no older than the
-// list it was found in, which is all the watch that follows the list needs.
+// list it was found in, which is all the watch that follows the list needs. Only for a
+// list the watch cache served: a revision read from etcd may be ahead of the cache,
+// which would wait for it and then refuse.
 func (r *wholeReads) from(rv string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -94,10 +101,16 @@ func (r *wholeReads) work() {
 		r.queue = r.queue[1:]
 		r.mu.Unlock()
 		obj, err := r.get(q.meta, rv)
+		if err != nil && rv != "" && IsTransient(err) && r.ctx.Err() == nil {
+			// A cache behind the revision (another API server's) waits, then refuses;
+			// read from etcd instead.
+			obj, err = r.get(q.meta, "")
+		}
 		r.mu.Lock()
 		switch {
 		case err != nil && r.err == nil:
 			r.err = err
+			r.fail(err)
 		case obj != nil:
 			q.obj = obj
 			r.read = append(r.read, q)
@@ -138,6 +151,7 @@ func (r *wholeReads) wait() ([]*Object, error) {
 	r.more.Broadcast()
 	r.mu.Unlock()
 	r.wg.Wait()
+	r.cancel()
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -149,8 +163,10 @@ func (r *wholeReads) wait() ([]*Object, error) {
 	return objs, nil
 }
 
-// drop ends the reads and forgets them: the list they came from starts over.
+// drop ends the reads, those under way too, and forgets them: the list they came from
+// failed or starts over.
 func (r *wholeReads) drop() {
+	r.cancel()
 	r.mu.Lock()
 	r.queue = nil
 	r.closed = true

@@ -62,4 +62,10 @@ func TestTheServersAnswerIsKeptNoAnswerIsAskedAgain(t *testing.T) {
 	assert.False(t, c.ListsWhole(ctx))
 	assert.False(t, c.ListsWhole(ctx))
 	assert.Equal(t, int32(1), asked.Load(), "a refusal is an answer: pages, without asking again")
+
+	code.Store(http.StatusOK)
+	c, asked = versionAPI(t, &code, `<html>not the API</html>`)
+	assert.False(t, c.ListsWhole(ctx))
+	assert.False(t, c.ListsWhole(ctx))
+	assert.Equal(t, int32(1), asked.Load(), "an answer that does not parse is one too")
 }
