@@ -78,8 +78,9 @@ type reloaderCluster struct {
 func (c *reloaderCluster) rsettle() {
 	c.t.Helper()
 	c.rsentinel++
+	before := c.logCount("Deployment/rsentinel was restarted") // counted after the change, the roll may be in it
 	c.setData("rsentinel", "n", fmt.Sprint(c.rsentinel))
-	c.waitLog("Deployment/rsentinel was restarted", c.logCount("Deployment/rsentinel was restarted")+1)
+	c.waitLog("Deployment/rsentinel was restarted", before+1)
 }
 
 // restartedAt is the rollout stamp on a workload's pod template ("" if never rolled).
