@@ -31,19 +31,17 @@ type wholeReads struct {
 	more    *sync.Cond // signalled when an object is queued or no more will be
 	rv      string     // the list's resourceVersion, once known
 	queue   []queued
-	added   int
 	closed  bool
 	workers int
 	wg      sync.WaitGroup
-	read    []queued
+	objs    []*Object // in the order added; nil until read, or if deleted since
 	err     error
 }
 
-// queued is an object to read, or read, and its place among those added.
+// queued is an object to read and its place in objs.
 type queued struct {
 	n    int
 	meta ObjectMeta
-	obj  *Object
 }
 
 // newWholeReads returns reads of resource's objects, ended early by ctx or drop; fail
@@ -73,8 +71,8 @@ func (r *wholeReads) from(rv string) {
 func (r *wholeReads) add(m ObjectMeta) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.queue = append(r.queue, queued{n: r.added, meta: m})
-	r.added++
+	r.queue = append(r.queue, queued{n: len(r.objs), meta: m})
+	r.objs = append(r.objs, nil)
 	if r.workers < readsInFlight {
 		r.workers++
 		r.wg.Add(1)
@@ -111,9 +109,8 @@ func (r *wholeReads) work() {
 		case err != nil && r.err == nil:
 			r.err = err
 			r.fail(err)
-		case obj != nil:
-			q.obj = obj
-			r.read = append(r.read, q)
+		default:
+			r.objs[q.n] = obj
 		}
 		r.mu.Unlock()
 	}
@@ -155,12 +152,7 @@ func (r *wholeReads) wait() ([]*Object, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	slices.SortFunc(r.read, func(a, b queued) int { return a.n - b.n })
-	objs := make([]*Object, len(r.read))
-	for i, q := range r.read {
-		objs[i] = q.obj
-	}
-	return objs, nil
+	return slices.DeleteFunc(r.objs, func(o *Object) bool { return o == nil }), nil
 }
 
 // drop ends the reads, those under way too, and forgets them: the list they came from

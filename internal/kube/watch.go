@@ -64,10 +64,11 @@ type WatchOptions struct {
 	// watch) is said once, then retried quietly.
 	Optional bool
 	// ContentOf, if not nil, makes each list metadata-only and reads whole, one list by
-	// name each while the list goes on, only the objects it says need their content. When few objects of many matter
-	// (the annotated ConfigMaps of a namespace), that spares the API the encoding, the
-	// proxy the bytes and cuscon the decoding of all the others' data — and Secrets that
-	// nobody annotated are never read. Watch events carry whole objects as always.
+	// name each while the list goes on, only the objects it says need their content.
+	// When few objects of many matter (the annotated ConfigMaps of a namespace), that
+	// spares the API the encoding, the proxy the bytes and cuscon the decoding of all
+	// the others' data — and Secrets that nobody annotated are never read. Watch events
+	// carry whole objects as always.
 	ContentOf func(*Object) bool
 }
 
